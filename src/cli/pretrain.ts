@@ -1,11 +1,10 @@
-// `bun run pretrain-base [--steps N] [--batch-size B] [--out DIR] [--<flag> value …]`: builds the project's
+// `bun run pretrain [--steps N] [--batch-size B] [--out DIR] [--<flag> value …]`: builds the project's
 // built-in base model — a small Llama (default ≈3.4M parameters: hidden 256, 4 layers, 4 heads over 2
 // key/value heads, SwiGLU 688, tied embeddings) trained from a seeded random init on GSM8K and `arith`
 // train problems formatted exactly as LaTRO prompts them (src/sft/pretrain.ts). The model is written
 // to --out (default models/latro-tiny) as an HF directory with the tokenizer files of --tokenizer,
 // replacing the directory atomically (anything else in it is dropped) every --save-every steps and at
-// the end; metrics go to LOG_DIR/metrics.jsonl. (The script is `pretrain-base`, not `pretrain`: bun, like
-// npm, runs a script named pre<name> before <name>, so `pretrain` would run before every `bun run train`.) Finally, greedy completions of the first
+// the end; metrics go to LOG_DIR/metrics.jsonl. Finally, greedy completions of the first
 // --eval-examples validation problems of each dataset report accuracy and how many completions are
 // well formed (end in "The answer is N."). SIGINT finishes the step, saves and exits.
 import { defineCommand, runMain } from "citty";
@@ -22,6 +21,7 @@ import { sftDataset } from "../sft/examples.ts";
 import { llamaConfig, pretrain, type LlamaShape, type PretrainConfig } from "../sft/pretrain.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
 import { checkFlags, intArg, numberArg } from "./args.ts";
+import { isPreScriptHook } from "./prehook.ts";
 import { DEFAULT_MODEL, runCli } from "./runtime.ts";
 
 export const pretrainArgs = {
@@ -161,4 +161,5 @@ export const pretrainCommand = defineCommand({
   },
 });
 
-if (import.meta.main) runMain(pretrainCommand);
+// bun runs the `pretrain` script before every `bun run train` too; then there is nothing to do.
+if (import.meta.main && !isPreScriptHook()) runMain(pretrainCommand);
