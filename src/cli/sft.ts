@@ -28,7 +28,7 @@ import { DEFAULT_MODEL, loadRuntime, runCli } from "./runtime.ts";
 
 export const sftArgs = {
   model: { type: "string", description: "model directory to fine-tune", default: DEFAULT_MODEL },
-  dataset: { type: "string", description: "gsm8k, gsm8k_8shot, arith, arith:steps=N, arc_challenge, jsonl:PATH", default: "gsm8k" },
+  dataset: { type: "string", description: "gsm8k, gsm8k_8shot, arith, arith:SPEC, arc_challenge, jsonl:PATH", default: "gsm8k" },
   "output-dir": { type: "string", description: "metrics.jsonl, checkpoints and the final model", default: "runs/sft" },
   "learning-rate": { type: "string", description: "peak learning rate", default: "5e-7" },
   "num-train-epochs": { type: "string", description: "passes over the training split", default: "1" },

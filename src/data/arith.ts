@@ -14,12 +14,12 @@
 // distinct questions are `test`, the next 200 `val`, the next 20,000 `train`. They are disjoint by
 // construction, and changing a split's size never changes the splits drawn before it.
 //
-// Registered datasets: `arith` (ARITH_DEFAULTS) and `arith:steps=1` … `arith:steps=4` (exactly that
-// many steps, other knobs at their defaults). `arithOptions` parses such specs, e.g.
-// "steps=2-3,operand=50,factor=3,value=500,ops=+-,distractors=0".
+// Registered datasets: `arith` (ARITH_DEFAULTS) and `arith:SPEC`, SPEC the knobs that differ from the
+// defaults as `arithOptions` parses them, e.g. `arith:steps=2` or
+// `arith:steps=2-3,operand=50,factor=3,value=500,ops=+-,distractors=0`.
 import type { Dataset, LatroExample, Problem } from "./example.ts";
 import { answerResponse, gsm8kPrompt } from "./prompts.ts";
-import { registerDataset } from "./registry.ts";
+import { registerDataset, registerDatasetFamily } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import type { Split } from "./split.ts";
 
@@ -347,12 +347,5 @@ export function arithDataset(split: Split, o: ArithOptions = ARITH_DEFAULTS, nam
   return { name, split, answerKind: "number", examples };
 }
 
-/** The registered variants besides `arith` itself. */
-export const ARITH_VARIANTS = ["steps=1", "steps=2", "steps=3", "steps=4"] as const;
-
 registerDataset("arith", (split) => arithDataset(split));
-for (const spec of ARITH_VARIANTS) {
-  const name = `arith:${spec}`;
-  const options = arithOptions(spec);
-  registerDataset(name, (split) => arithDataset(split, options, name));
-}
+registerDatasetFamily("arith:", (name, split) => arithDataset(split, arithOptions(name.slice("arith:".length)), name));

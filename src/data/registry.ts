@@ -1,5 +1,7 @@
-// Datasets by name: `gsm8k`, `gsm8k_8shot`, `arc_challenge`, any `jsonl:PATH`, and whatever other
-// modules add with `registerDataset` (e.g. a synthetic arithmetic task registering `arith`).
+// Datasets by name: `gsm8k`, `gsm8k_8shot`, `arc_challenge`, and whatever other modules add with
+// `registerDataset` (e.g. the synthetic task registering `arith`); plus families of datasets named by a
+// prefix and a specification: `jsonl:PATH` here, `arith:SPEC` (difficulty knobs) via
+// `registerDatasetFamily`.
 import { arcDataset } from "./arc.ts";
 import type { Dataset } from "./example.ts";
 import { gsm8kDataset } from "./gsm8k.ts";
@@ -8,34 +10,46 @@ import { asSplit, type Split } from "./split.ts";
 
 /** Builds one split of a dataset. */
 export type DatasetLoader = (split: Split) => Dataset;
+/** Builds one split of the dataset of a family with full name `name` (prefix included). */
+export type DatasetFamilyLoader = (name: string, split: Split) => Dataset;
 
 const loaders = new Map<string, DatasetLoader>([
   ["gsm8k", (split) => gsm8kDataset(split, false)],
   ["gsm8k_8shot", (split) => gsm8kDataset(split, true)],
   ["arc_challenge", arcDataset],
 ]);
+const families = new Map<string, DatasetFamilyLoader>([[JSONL_PREFIX, loadJsonlDataset]]);
 
-/** Makes `name` loadable by `loadDataset`. Names are unique and may not start with "jsonl:". */
+const familyOf = (name: string) => [...families.keys()].find((prefix) => name.startsWith(prefix));
+
+/** Makes `name` loadable by `loadDataset`. Names are unique and may not start with a family's prefix. */
 export function registerDataset(name: string, loader: DatasetLoader): void {
-  if (name === "" || name.startsWith(JSONL_PREFIX)) {
-    throw new Error(`registerDataset: name must be non-empty and not start with "${JSONL_PREFIX}", got "${name}"`);
+  const prefix = familyOf(name);
+  if (name === "" || prefix !== undefined) {
+    throw new Error(`registerDataset: name must be non-empty and not start with "${prefix ?? ""}", got "${name}"`);
   }
   if (loaders.has(name)) throw new Error(`registerDataset: dataset "${name}" is already registered`);
   loaders.set(name, loader);
 }
 
-/** The names `loadDataset` accepts, besides `jsonl:PATH`. */
+/** Makes every name `prefix`SPEC loadable by `loadDataset`; `prefix` ends in ":". */
+export function registerDatasetFamily(prefix: string, loader: DatasetFamilyLoader): void {
+  if (!/^[^:]+:$/.test(prefix)) throw new Error(`registerDatasetFamily: prefix must be a name followed by ":", got "${prefix}"`);
+  if (families.has(prefix)) throw new Error(`registerDatasetFamily: family "${prefix}" is already registered`);
+  families.set(prefix, loader);
+}
+
+/** The names `loadDataset` accepts: exact names, then families as `prefix…`. */
 export function datasetNames(): string[] {
-  return [...loaders.keys()];
+  return [...loaders.keys(), ...[...families.keys()].map((prefix) => `${prefix}…`)];
 }
 
 /** One split ("train", "val" or "test") of the dataset called `name`. */
 export function loadDataset(name: string, split: string): Dataset {
   const s = asSplit(split, `loadDataset("${name}")`);
-  if (name.startsWith(JSONL_PREFIX)) return loadJsonlDataset(name, s);
   const loader = loaders.get(name);
-  if (!loader) {
-    throw new Error(`loadDataset: unknown dataset "${name}" (expected one of ${datasetNames().join(", ")} or ${JSONL_PREFIX}PATH)`);
-  }
-  return loader(s);
+  if (loader) return loader(s);
+  const prefix = familyOf(name);
+  if (prefix !== undefined) return families.get(prefix)!(name, s);
+  throw new Error(`loadDataset: unknown dataset "${name}" (expected one of ${datasetNames().join(", ")})`);
 }

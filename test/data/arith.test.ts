@@ -142,7 +142,7 @@ test("distractors add numbers the rationale does not use; distractors=0 adds non
   expect(some.filter((p) => unused(p) > 0).length).toBeGreaterThan(some.length / 2);
 });
 
-test("registered datasets: arith and arith:steps=N, prompted like GSM8K", () => {
+test("registered datasets: arith and arith:SPEC, prompted like GSM8K", () => {
   const ds = loadDataset("arith", "val");
   expect(ds).toMatchObject({ name: "arith", split: "val", answerKind: "number" });
   expect(ds.examples.length).toBe(ARITH_SPLIT_SIZES.val);
@@ -156,6 +156,10 @@ test("registered datasets: arith and arith:steps=N, prompted like GSM8K", () => 
   const two = loadDataset("arith:steps=2", "test");
   expect(two.examples[0].id).toBe("arith:steps=2/test/0");
   expect(arithProblems("test", arithOptions("steps=2"), "arith:steps=2").every((q) => steps(q).length === 2)).toBe(true);
+  const easy = loadDataset("arith:steps=1,ops=+-,distractors=0", "val");
+  expect(easy.examples[0].id).toBe("arith:steps=1,ops=+-,distractors=0/val/0");
+  expect(easy.examples.map((e) => e.groundtruth)).toEqual(arithProblems("val", arithOptions("steps=1,ops=+-,distractors=0")).map((q) => q.answer));
+  expect(() => loadDataset("arith:steps=x", "val")).toThrow('arith spec "steps=x": steps=x must be steps=N or steps=MIN-MAX');
 });
 
 test("bad options and specs are rejected, naming the field and value", () => {
