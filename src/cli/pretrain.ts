@@ -1,9 +1,9 @@
 // `bun run pretrain [--steps N] [--batch-size B] [--out DIR] [--<flag> value …]`: builds the project's
 // built-in base model — a small Llama (default ≈3.4M parameters: hidden 256, 4 layers, 4 heads over 2
 // key/value heads, SwiGLU 688, tied embeddings) trained from a seeded random init on GSM8K and `arith`
-// train problems formatted exactly as LaTRO prompts them (src/sft/pretrain.ts). The model is written
-// to --out (default models/latro-tiny) as an HF directory with the tokenizer files of --tokenizer,
-// replacing the directory atomically (anything else in it is dropped) every --save-every steps and at
+// train problems formatted exactly as LaTRO prompts them (src/sft/pretrain.ts), or continued from
+// --init DIR (a second stage, e.g. on another --mix). The model is written to --out (default
+// models/latro-tiny) as an HF directory with the tokenizer files of --tokenizer, replacing the directory atomically (anything else in it is dropped) every --save-every steps and at
 // the end; metrics go to LOG_DIR/metrics.jsonl. Finally, greedy completions of the first
 // --eval-examples validation problems of each dataset report accuracy and how many completions are
 // well formed (end in "The answer is N."). SIGINT finishes the step, saves and exits.
@@ -15,7 +15,7 @@ import { evaluateModel } from "../eval/evaluate.ts";
 import { initGpu, describeGpu } from "../gpu/device.ts";
 import { MetricsWriter } from "../latro/metrics.ts";
 import { initModel } from "../model/init.ts";
-import { saveModel } from "../model/load.ts";
+import { loadModel, saveModel } from "../model/load.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { sftDataset } from "../sft/examples.ts";
 import { llamaConfig, pretrain, type LlamaShape, type PretrainConfig } from "../sft/pretrain.ts";
@@ -27,6 +27,7 @@ import { DEFAULT_MODEL, runCli } from "./runtime.ts";
 export const pretrainArgs = {
   out: { type: "string", description: "model directory to write (replaced)", default: DEFAULT_MODEL },
   tokenizer: { type: "string", description: "directory with the tokenizer files", default: DEFAULT_MODEL },
+  init: { type: "string", description: "continue from this model directory (its config and weights) instead of a random init; the shape flags are then unused" },
   "log-dir": { type: "string", description: "directory for metrics.jsonl", default: "runs/pretrain" },
   hidden: { type: "string", description: "hidden size", default: "256" },
   layers: { type: "string", description: "transformer layers", default: "4" },
@@ -54,6 +55,8 @@ export interface PretrainOptions extends PretrainConfig {
   shape: LlamaShape;
   out: string;
   tokenizer: string;
+  /** Continue from this model directory instead of a seeded random init. */
+  init?: string;
   logDir: string;
   evalExamples: number;
   verbose: boolean;
@@ -87,6 +90,7 @@ export function parsePretrainArgs(args: Record<string, unknown>): PretrainOption
     shape,
     out: str("out"),
     tokenizer: str("tokenizer"),
+    init: args.init === undefined ? undefined : str("init"),
     logDir: str("log-dir"),
     steps: intArg("--steps", args.steps, { min: 1 }),
     batchSize: intArg("--batch-size", args["batch-size"], { min: 1 }),
@@ -122,13 +126,15 @@ export async function runPretrain(o: PretrainOptions): Promise<void> {
   const g = await initGpu();
   if (o.verbose) console.error(describeGpu(g));
   const tokenizer = await loadTokenizer(o.tokenizer);
-  const config = llamaConfig(o.shape, tokenizer);
-  const model = initModel(config, o.seed);
+  const model = o.init === undefined ? initModel(llamaConfig(o.shape, tokenizer), o.seed) : await loadModel(o.init);
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    throw new Error(`--init ${o.init}: its vocab_size ${model.config.vocabSize} is smaller than the ${tokenizer.vocabSize} tokens of --tokenizer ${o.tokenizer}`);
+  }
   const numParams = model.parameters().reduce((n, p) => n + p.size, 0);
   const arith = sftDataset("arith", "train").examples;
   const gsm8k = sftDataset("gsm8k", "train").examples;
   console.error(
-    `pretraining a ${(numParams / 1e6).toFixed(2)}M-parameter Llama for ${o.steps} steps × ${o.batchSize} sequences ` +
+    `${o.init === undefined ? "pretraining" : `continuing ${o.init}:`} a ${(numParams / 1e6).toFixed(2)}M-parameter Llama for ${o.steps} steps × ${o.batchSize} sequences ` +
       `(${(100 * o.mix).toFixed(0)}% of ${arith.length} arith, the rest of ${gsm8k.length} GSM8K train problems) → ${o.out}`,
   );
   const metrics = new MetricsWriter(o.logDir);

@@ -175,6 +175,9 @@ test("the sft command prints one error line and exits 1 on a bad value", async (
 });
 
 /** A command's arguments as citty hands them over when no flag is given. */
-const defaults = (defs: Record<string, { default?: unknown }>) => ({ _: [], ...Object.fromEntries(Object.entries(defs).map(([k, d]) => [k, d.default])) });
+const defaults = (defs: Record<string, object>) => ({
+  _: [],
+  ...Object.fromEntries(Object.entries(defs).flatMap(([k, d]) => ("default" in d ? [[k, d.default]] : []))),
+});
 const sftDefaults = defaults(sftArgs);
 const pretrainDefaults = defaults(pretrainArgs);
