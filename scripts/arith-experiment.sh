@@ -8,7 +8,7 @@ if [ $# -gt 0 ]; then seeds=("$@"); else seeds=(1 2 3); fi
 out=runs/arith-experiment
 mkdir -p "$out"
 evaluate() { # MODEL NAME
-  bun run eval --model "$1" --dataset arith --split test --limit "${LIMIT:-200}" --maj-k 8 --max-new-tokens 64 \
+  bun run eval --model "$1" --dataset arith --split test --limit "${LIMIT:-100}" --maj-k 8 --max-new-tokens 64 \
     --batch-size 50 --out "$out/eval-$2.json" | tail -1 | tee "$out/summary-$2.json"
 }
 evaluate models/latro-tiny base
