@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The README's experiment: held-out greedy accuracy and maj@8 of the built-in base model on `arith`,
-# then LaTRO with configs/arith.yaml for each seed, and the same evaluation of each trained policy.
+# The README's experiment: held-out greedy accuracy and maj@8 of the built-in base model on the `arith`
+# setting that configs/arith.yaml trains on, then LaTRO with configs/arith.yaml for each seed, and the
+# same evaluation of each trained policy.
 # Usage: scripts/arith-experiment.sh [SEEDS...]   (default: 1 2 3). Results: runs/arith-experiment/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then seeds=("$@"); else seeds=(1 2 3); fi
 out=runs/arith-experiment
+dataset=$(sed -n 's/^dataset: *//p' configs/arith.yaml)
 mkdir -p "$out"
 evaluate() { # MODEL NAME
-  bun run eval --model "$1" --dataset arith --split test --limit "${LIMIT:-100}" --maj-k 8 --max-new-tokens 64 \
+  bun run eval --model "$1" --dataset "$dataset" --split test --limit "${LIMIT:-100}" --maj-k 8 --max-new-tokens 64 \
     --batch-size 50 --out "$out/eval-$2.json" | tail -1 | tee "$out/summary-$2.json"
 }
 evaluate models/latro-tiny base

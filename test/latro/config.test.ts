@@ -11,6 +11,8 @@ import {
   runName,
   trainConfigCliArgs,
 } from "../../src/latro/config.ts";
+import { loadDataset } from "../../src/data/registry.ts";
+import "../../src/data/arith.ts";
 
 const configFile = (name: string) => new URL(`../../configs/${name}`, import.meta.url).pathname;
 
@@ -180,4 +182,10 @@ test("the shipped configs parse and satisfy the rloo_k rule", async () => {
   const sanity = parseTrainConfig(await readYamlConfig(configFile("sanity.yaml")));
   expect(sanity.sanityCheck).toBe(true);
   expect(deriveSchedule(sanity, 1000)).toMatchObject({ promptsPerUpdate: 1, numUpdates: 4 });
+  for (const name of ["default.yaml", "arith.yaml"]) {
+    const config = parseTrainConfig(await readYamlConfig(configFile(name)));
+    const train = loadDataset(config.dataset, "train");
+    expect(train.examples.length).toBeGreaterThan(0);
+    expect(deriveSchedule(config, train.examples.length).numUpdates).toBeGreaterThan(0);
+  }
 });
