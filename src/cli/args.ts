@@ -27,6 +27,11 @@ export function intArg(flag: string, value: unknown, r: Range = {}): number {
   return x;
 }
 
+export function stringArg(flag: string, value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "") throw new Error(`${flag}: got ${JSON.stringify(value)}; expected a non-empty value`);
+  return value;
+}
+
 /**
  * Rejects what citty lets through silently: flags that are not declared (citty reads `--nope 3` as
  * the boolean --nope and a stray "3") and positional arguments.

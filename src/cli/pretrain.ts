@@ -3,8 +3,9 @@
 // key/value heads, SwiGLU 688, tied embeddings) trained from a seeded random init on GSM8K and `arith`
 // train problems formatted exactly as LaTRO prompts them (src/sft/pretrain.ts), or continued from
 // --init DIR (a second stage, e.g. on another --mix). The model is written to --out (default
-// models/latro-tiny) as an HF directory with the tokenizer files of --tokenizer, replacing the directory atomically (anything else in it is dropped) every --save-every steps and at
-// the end; metrics go to LOG_DIR/metrics.jsonl. Finally, greedy completions of the first
+// models/latro-tiny) as an HF directory with the tokenizer files of --tokenizer, replacing the
+// directory atomically (anything else in it is dropped) every --save-every steps and at the end;
+// metrics go to LOG_DIR/metrics.jsonl. Finally, greedy completions of the first
 // --eval-examples validation problems of each dataset report accuracy and how many completions are
 // well formed (end in "The answer is N."). SIGINT finishes the step, saves and exits.
 import { defineCommand, runMain } from "citty";
@@ -20,7 +21,7 @@ import type { Transformer } from "../model/transformer.ts";
 import { sftDataset } from "../sft/examples.ts";
 import { llamaConfig, pretrain, type LlamaShape, type PretrainConfig } from "../sft/pretrain.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
-import { checkFlags, intArg, numberArg } from "./args.ts";
+import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
 import { isPreScriptHook } from "./prehook.ts";
 import { DEFAULT_MODEL, runCli } from "./runtime.ts";
 
@@ -65,11 +66,7 @@ export interface PretrainOptions extends PretrainConfig {
 /** The command line's values, checked; errors name the flag, the value and what is allowed. */
 export function parsePretrainArgs(args: Record<string, unknown>): PretrainOptions {
   checkFlags(args, pretrainArgs);
-  const str = (flag: keyof typeof pretrainArgs) => {
-    const value = args[flag];
-    if (typeof value !== "string" || value.trim() === "") throw new Error(`--${flag}: got ${JSON.stringify(value)}; expected a non-empty value`);
-    return value;
-  };
+  const str = (flag: keyof typeof pretrainArgs) => stringArg(`--${flag}`, args[flag]);
   const shape: LlamaShape = {
     hiddenSize: intArg("--hidden", args.hidden, { min: 1 }),
     numLayers: intArg("--layers", args.layers, { min: 1 }),
@@ -129,6 +126,9 @@ export async function runPretrain(o: PretrainOptions): Promise<void> {
   const model = o.init === undefined ? initModel(llamaConfig(o.shape, tokenizer), o.seed) : await loadModel(o.init);
   if (tokenizer.vocabSize > model.config.vocabSize) {
     throw new Error(`--init ${o.init}: its vocab_size ${model.config.vocabSize} is smaller than the ${tokenizer.vocabSize} tokens of --tokenizer ${o.tokenizer}`);
+  }
+  if (o.seqLen > model.config.maxPositionEmbeddings) {
+    throw new Error(`--seq-len: got ${o.seqLen}; expected at most the max_position_embeddings ${model.config.maxPositionEmbeddings} of --init ${o.init}`);
   }
   const numParams = model.parameters().reduce((n, p) => n + p.size, 0);
   const arith = sftDataset("arith", "train").examples;

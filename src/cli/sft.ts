@@ -22,7 +22,7 @@ import { loadDataset } from "../data/registry.ts";
 import { MetricsWriter, METRIC } from "../latro/metrics.ts";
 import { sftDataset } from "../sft/examples.ts";
 import { trainSft, type SftConfig } from "../sft/sft.ts";
-import { checkFlags, intArg, numberArg } from "./args.ts";
+import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
 import { DEFAULT_MODEL, loadRuntime, runCli } from "./runtime.ts";
 
@@ -59,15 +59,10 @@ export interface SftOptions extends SftConfig {
   verbose: boolean;
 }
 
-
 /** The command line's values, checked; errors name the flag, the value and what is allowed. */
 export function parseSftArgs(args: Record<string, unknown>): SftOptions {
   checkFlags(args, sftArgs);
-  const str = (flag: keyof typeof sftArgs) => {
-    const value = args[flag];
-    if (typeof value !== "string" || value.trim() === "") throw new Error(`--${flag}: got ${JSON.stringify(value)}; expected a non-empty value`);
-    return value;
-  };
+  const str = (flag: keyof typeof sftArgs) => stringArg(`--${flag}`, args[flag]);
   return {
     model: str("model"),
     dataset: str("dataset"),

@@ -347,5 +347,13 @@ export function arithDataset(split: Split, o: ArithOptions = ARITH_DEFAULTS, nam
   return { name, split, answerKind: "number", examples };
 }
 
+const ARITH_PREFIX = "arith:";
+
+/** The options of the dataset called `name`: the defaults for "arith", the spec's for "arith:SPEC", else undefined. */
+export function arithOptionsOf(name: string): ArithOptions | undefined {
+  if (name === "arith") return ARITH_DEFAULTS;
+  return name.startsWith(ARITH_PREFIX) ? arithOptions(name.slice(ARITH_PREFIX.length)) : undefined;
+}
+
 registerDataset("arith", (split) => arithDataset(split));
-registerDatasetFamily("arith:", (name, split) => arithDataset(split, arithOptions(name.slice("arith:".length)), name));
+registerDatasetFamily(ARITH_PREFIX, (name, split) => arithDataset(split, arithOptionsOf(name)!, name));

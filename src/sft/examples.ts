@@ -9,7 +9,7 @@
 // `arith` writes its rationales in the same format. Datasets without rationales (ARC, jsonl) keep
 // y alone as the target, as the original's ARC baseline does.
 import type { Dataset, Problem } from "../data/example.ts";
-import { arithOptions, arithProblems } from "../data/arith.ts";
+import { arithOptionsOf, arithProblems } from "../data/arith.ts";
 import { gsm8kProblems } from "../data/gsm8k.ts";
 import { loadDataset } from "../data/registry.ts";
 import { asSplit } from "../data/split.ts";
@@ -32,10 +32,10 @@ export function sftDataset(name: string, split: string): Dataset {
 
 /** Gold rationales by example id, for the datasets that have them (null for the others). */
 function goldRationales(name: string, split: "train" | "val" | "test"): Map<string, string> | null {
+  const arith = arithOptionsOf(name);
   let problems: Problem[];
   if (name === "gsm8k" || name === "gsm8k_8shot") problems = gsm8kProblems(split);
-  else if (name === "arith") problems = arithProblems(split);
-  else if (name.startsWith("arith:")) problems = arithProblems(split, arithOptions(name.slice("arith:".length)), name);
+  else if (arith) problems = arithProblems(split, arith, name);
   else return null;
   return new Map(problems.map((p) => [p.id, p.rationale ?? ""]));
 }
