@@ -6,8 +6,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { loadDataset } from "../data/registry.ts";
 import { evaluateModel } from "../eval/evaluate.ts";
-import { ProgressBar } from "./progress.ts";
-import { DEFAULT_MODEL, loadRuntime, runCli } from "./runtime.ts";
+import { ProgressBar } from "../train/progress.ts";
+import { loadRuntime } from "../model/runtime.ts";
+import { DEFAULT_MODEL, runCli } from "./runtime.ts";
 import { checkFlags, intArg, numberArg } from "./args.ts";
 
 export const evalCommand = defineCommand({
