@@ -122,7 +122,7 @@ async function updates(task: TrainTask, o: LoopOptions, stopRequested: () => boo
     interrupted = stopRequested() && step < total;
     if (step === total || interrupted || (o.saveEvery > 0 && step % o.saveEvery === 0)) {
       await saveCheckpoint(o.outputDir, { config: o.config, model: o.model, optimizer: o.optimizer, tokenizerDir: o.tokenizerDir }, { step, best });
-      if (interrupted) bar.log(`interrupted: saved ${o.outputDir}/checkpoint-${step}`);
+      if (interrupted) console.error(`\ninterrupted: saved ${o.outputDir}/checkpoint-${step}`);
     }
   }
   bar.done();

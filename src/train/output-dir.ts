@@ -28,7 +28,7 @@ export function prepareOutputDir(dir: string, o: OutputDirOptions): void {
   for (const entry of readdirSync(dir)) {
     if (STALE_TEMPORARY.test(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
   }
-  const entries = readdirSync(dir);
+  const entries = readdirSync(dir).sort();
   if (entries.length === 0 || o.resuming) return;
   const shown = entries.slice(0, 4).join(", ") + (entries.length > 4 ? ", …" : "");
   if (!o.overwrite) {
