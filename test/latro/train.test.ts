@@ -84,12 +84,22 @@ test("two LaTRO updates finish with finite metrics and move the parameters", asy
   expect(readdirSync(join(out, "checkpoint-2")).sort()).toEqual(
     ["config.json", "generation_config.json", "model.safetensors", "optimizer.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "trainer_state.json"],
   );
-  const ev = Bun.spawnSync(["bun", "run", "eval", "--model", join(out, "checkpoint-2"), "--dataset", "arith", "--split", "val", "--limit", "2", "--max-new-tokens", "8", "--out", join(work, "eval.json")], {
+  const evalFlags = ["--dataset", "arith", "--split", "val", "--limit", "2", "--max-new-tokens", "8"];
+  const ev = Bun.spawnSync(["bun", "run", "eval", "--model", join(out, "checkpoint-2"), ...evalFlags, "--out", join(work, "eval.jsonl")], {
     cwd: ROOT,
     env: { ...process.env, XDG_RUNTIME_DIR: "/tmp" },
   });
   expect(ev.exitCode).toBe(0);
-  expect(JSON.parse(ev.stdout.toString()).examples).toBe(2);
+  const summary = JSON.parse(ev.stdout.toString());
+  expect(summary.examples).toBe(2);
+  const results = readFileSync(join(work, "eval.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(results.map((r) => [r.phase, r.index])).toEqual([["greedy", 0], ["greedy", 1], ["summary", undefined]]);
+  expect(results[2]).toEqual({ phase: "summary", ...summary });
+  expect(Object.keys(results[0])).toEqual(["phase", "index", "id", "query", "responses", "extracted", "answer", "gold", "correct", "correctSamples"]);
+  // A bad --out is found before the model loads (this model directory does not even exist).
+  const bad = Bun.spawnSync(["bun", "run", "eval", "--model", join(work, "nowhere"), ...evalFlags, "--out", "/proc/no/such/file.jsonl"], { cwd: ROOT });
+  expect(bad.exitCode).toBe(1);
+  expect(bad.stderr.toString()).toContain("error: --out /proc/no/such/file.jsonl: cannot write it");
 });
 
 test("a run that evaluates keeps checkpoint-best and evaluates it and the final model on test", async () => {
