@@ -154,6 +154,21 @@ test("a run killed after logging update 3 and resumed from checkpoint-2 logs the
   );
 });
 
+test("dataset, schedule and output-dir errors come before the GPU and the model load", () => {
+  const train = (...flags: string[]) => {
+    // The model directory does not exist: an error about it would mean it was loaded first.
+    const p = Bun.spawnSync(["bun", join(ROOT, "src", "cli", "train.ts"), "--model", join(work, "nowhere"), ...flags], { cwd: ROOT });
+    expect(p.exitCode).toBe(1);
+    return p.stderr.toString().trim();
+  };
+  expect(train("--dataset", "nope")).toStartWith('error: --dataset nope: loadDataset: unknown dataset "nope"');
+  expect(train("--dataset", "arith", "--total-episodes", "3")).toContain("total_episodes 3 is less than one update");
+  const used = join(work, "used");
+  mkdirSync(used, { recursive: true });
+  writeFileSync(join(used, "metrics.jsonl"), "");
+  expect(train("--dataset", "arith", "--output-dir", used)).toStartWith(`error: --output-dir ${used} is not empty (metrics.jsonl)`);
+});
+
 test("Ctrl-C to the process group of `bun run train` finishes the update, saves a checkpoint and exits 130", async () => {
   const out = join(work, "interrupted");
   const flags = Object.entries({ ...base(), output_dir: out, total_episodes: 4000 }).flatMap(([k, v]) => [`--${k.replaceAll("_", "-")}`, String(v)]);
