@@ -5,7 +5,7 @@
 import type { Dataset } from "../data/example.ts";
 import { Rng } from "../data/rng.ts";
 import { generate } from "../generate/generate.ts";
-import { encodeQuery, leftPad } from "../latro/prompts.ts";
+import { encodeQuery, leftPad } from "../generate/prompts.ts";
 import type { Transformer } from "../model/transformer.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { type ExampleScore, type Score, scoreDataset, scoreExample } from "./score.ts";

@@ -23,7 +23,7 @@ import { updateMetrics, summaryLine, type SampleRow, METRIC } from "./metrics.ts
 import { latroLoss, rolloutRewards } from "./reward.ts";
 import { rolloutBatch, type RolloutOptions } from "./rollout.ts";
 import { selectRows, tokenLossWeights } from "./sequences.ts";
-import { encodePrompts } from "./prompts.ts";
+import { encodePrompts } from "../generate/prompts.ts";
 
 export interface LatroContext {
   config: TrainConfig;

@@ -4,7 +4,7 @@ import { noGrad } from "../../src/autograd/tape.ts";
 import { Rng } from "../../src/data/rng.ts";
 import { generate } from "../../src/generate/generate.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
-import { leftPad } from "../../src/latro/prompts.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { setupGpu } from "../helpers.ts";
 import { tinyModel } from "../model/tiny.ts";
 
