@@ -21,7 +21,7 @@ import { encodeExample, lmBatch, type LmBatch } from "../../src/sft/batch.ts";
 import { sftDataset } from "../../src/sft/examples.ts";
 import { groupByLength } from "../../src/sft/grouping.ts";
 import { MixedStream } from "../../src/sft/mix.ts";
-import { llamaConfig } from "../../src/sft/pretrain.ts";
+import { llamaConfig, pretrain, type PretrainConfig } from "../../src/sft/pretrain.ts";
 import { trainSft, type SftConfig } from "../../src/sft/sft.ts";
 import { lmPasses } from "../../src/sft/step.ts";
 import { loadTokenizer } from "../../src/tokenizer/tokenizer.ts";
@@ -191,6 +191,46 @@ test("an SFT run killed after logging update 3 and resumed from checkpoint-2 log
   await expect(openCheckpoint({ checkpointPath: killed, config: { ...config(killed), seed: 6 }, untracked: ["outputDir"], allowConfigChange: false })).rejects.toThrow(
     "was saved by a run with a different config, so resuming would not repeat it:\n  seed: 5 → 6\npass --allow-config-change",
   );
+});
+
+test("pretraining killed after logging step 3 and resumed from checkpoint-2 logs the uninterrupted run's rows", async () => {
+  await setupGpu();
+  const tokenizer = await loadTokenizer(TOKENIZER_DIR);
+  const shape = { hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 128 };
+  const arith = sftDataset("arith:steps=1", "train").examples.slice(0, 20);
+  const gsm8k = sftDataset("gsm8k", "train").examples.slice(0, 10);
+  const config: PretrainConfig = {
+    steps: 5,
+    batchSize: 2,
+    lr: 1e-2,
+    warmupRatio: 0.2,
+    weightDecay: 0,
+    maxGradNorm: 1,
+    seqLen: 128,
+    mix: 0.5,
+    seed: 2,
+    lossOnQuery: false,
+    logEvery: 0,
+    saveEvery: 2,
+  };
+  const run = async (outputDir: string, resumeFrom?: string) => {
+    const resume = resumeFrom ? await openCheckpoint({ checkpointPath: resumeFrom, config, untracked: [], allowConfigChange: false }) : null;
+    const model = initModel(llamaConfig(shape, tokenizer), 9);
+    const metrics = new MetricsWriter(outputDir);
+    return pretrain({ config, model, tokenizer, arith, gsm8k, metrics, outputDir, tokenizerDir: TOKENIZER_DIR, savedConfig: config, resume });
+  };
+  const full = join(root, "pretrain-full");
+  expect((await run(full)).step).toBe(5);
+  const killed = join(root, "pretrain-killed");
+  cpSync(full, killed, { recursive: true });
+  for (const step of [4, 5]) rmSync(join(killed, `checkpoint-${step}`), { recursive: true });
+  writeFileSync(join(killed, "latest"), "checkpoint-2");
+  const rows = (dir: string) => readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  writeFileSync(join(killed, "metrics.jsonl"), rows(full).slice(0, 3).map((r) => JSON.stringify(r) + "\n").join(""));
+  expect((await run(killed, killed)).step).toBe(5);
+  const withoutTimes = (dir: string) => rows(dir).map(({ "tokens/s": _, seconds: __, ...r }) => r);
+  expect(withoutTimes(killed).map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
+  expect(withoutTimes(killed)).toEqual(withoutTimes(full));
 });
 
 test("the command lines reject bad flags, naming the flag, the value and what is allowed", () => {
