@@ -26,7 +26,7 @@ import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
 import { MetricsWriter } from "../train/metrics-writer.ts";
 import { prepareOutputDir } from "../train/output-dir.ts";
 import { openCheckpoint } from "../train/resume.ts";
-import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
+import { checkFlags, flagOf, intArg, numberArg, stringArg } from "./args.ts";
 import { DEFAULT_MODEL, runCli } from "./runtime.ts";
 
 export const pretrainArgs = {
@@ -150,7 +150,7 @@ export async function runPretrain(o: PretrainOptions): Promise<{ interrupted: bo
   prepareOutputDir(o.outputDir, { flag: "--output-dir", overwrite: o.overwriteOutputDir, resuming: o.checkpointPath !== null });
   const resume = o.checkpointPath === null
     ? null
-    : await openCheckpoint({ checkpointPath: o.checkpointPath, config: o, untracked: PRETRAIN_UNTRACKED, allowConfigChange: o.allowConfigChange });
+    : await openCheckpoint({ checkpointPath: o.checkpointPath, config: o, untracked: PRETRAIN_UNTRACKED, allowConfigChange: o.allowConfigChange, fieldName: flagOf });
   if (resume && resume.step >= o.steps) {
     console.error(`${resume.dir} is at step ${resume.step} of ${o.steps}: the run is finished, nothing to do`);
     return { interrupted: false };

@@ -28,7 +28,7 @@ import { MetricsWriter } from "../train/metrics-writer.ts";
 import { prepareOutputDir } from "../train/output-dir.ts";
 import { ProgressBar } from "../train/progress.ts";
 import { openCheckpoint } from "../train/resume.ts";
-import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
+import { checkFlags, flagOf, intArg, numberArg, stringArg } from "./args.ts";
 import { loadRuntime } from "../model/runtime.ts";
 import { DEFAULT_MODEL, runCli } from "./runtime.ts";
 
@@ -128,7 +128,7 @@ export async function runSft(o: SftOptions): Promise<{ interrupted: boolean }> {
   prepareOutputDir(o.outputDir, { flag: "--output-dir", overwrite: o.overwriteOutputDir, resuming: o.checkpointPath !== null });
   const resume = o.checkpointPath === null
     ? null
-    : await openCheckpoint({ checkpointPath: o.checkpointPath, config: o, untracked: SFT_UNTRACKED, allowConfigChange: o.allowConfigChange });
+    : await openCheckpoint({ checkpointPath: o.checkpointPath, config: o, untracked: SFT_UNTRACKED, allowConfigChange: o.allowConfigChange, fieldName: flagOf });
   const total = sftSchedule(o, train.length).lr.totalSteps;
   if (resume && resume.step >= total) {
     console.error(`${resume.dir} is at update ${resume.step} of ${total}: the run is finished, nothing to do`);

@@ -187,7 +187,8 @@ export const TrainConfigSchema = v.object({
   ),
   numEvaluations: field(
     v.optional(integerAtLeast(0), 10),
-    "Evaluations during training, every max(1, ⌊updates / num_evaluations⌋) updates from update 1; 0 = none.",
+    "Evaluations during training, every max(1, ⌊updates / num_evaluations⌋) updates from update 1; 0 = none. " +
+      "The best validation accuracy's model is kept as checkpoint-best; at the end it and the final model are evaluated on test.",
   ),
   evalSteps: field(
     v.optional(v.nullable(stepsOrFraction()), null),
