@@ -1,5 +1,8 @@
 // Rollout and scoring of one LaTRO batch: sample K rationales per prompt, cut them at stop tokens and
 // stop sequences, assemble x ⊕ z ⊕ y, and score log π(z|x), log π₀(z|x) and log π(y|x⊕z).
+// Rationales are scored under logits / temperature, the distribution they were sampled from (as
+// TRL's GRPO and verl do), so log π(z|x), the KL term and the policy gradient are on-policy; the
+// answer is scored at temperature 1 (the self-reward is the model's own likelihood of y).
 import { noGrad } from "../autograd/tape.ts";
 import { scopeAsync } from "../autograd/scope.ts";
 import { generate } from "../generate/generate.ts";
@@ -7,10 +10,11 @@ import { truncateResponses } from "../glue/tokens.ts";
 import type { Rng } from "../data/rng.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { tokenBatch } from "../model/batch.ts";
-import { assembleSequences, type AssembledBatch, selectRows, sequenceLogprobs } from "./sequences.ts";
+import { assembleSequences, type AssembledBatch, selectRows, sequenceLogprobs, tokenTemperatures } from "./sequences.ts";
 
 export interface RolloutOptions {
   responseLength: number;
+  /** Sampling temperature (> 0); rationales are also scored at it. */
   temperature: number;
   rolloutBatchSize: number;
   /** Rows per no-grad scoring forward pass. */
@@ -61,8 +65,8 @@ export async function rolloutBatch(
   const cut = truncateResponses(responses, rows, L, o.stopTokenIds, o.stopSeqs, o.pad);
   const rationaleLen = Int32Array.from(cut.lastKept, (k) => k + 1);
   const batch = assembleSequences(queries, qLen, cut.tokens, L, rationaleLen, answers, o.pad);
-  const policyScores = await scoreSequences(policy, batch, o.scoreBatchSize, o.pad);
-  const refScores = reference ? await scoreSequences(reference, batch, o.scoreBatchSize, o.pad) : policyScores;
+  const policyScores = await scoreSequences(policy, batch, o.scoreBatchSize, o.temperature);
+  const refScores = reference ? await scoreSequences(reference, batch, o.scoreBatchSize, o.temperature) : policyScores;
   return {
     batch,
     responses,
@@ -73,22 +77,28 @@ export async function rolloutBatch(
   };
 }
 
-/** Per-row sums of log π over the rationale and answer ranges, by no-grad forward passes. */
+/**
+ * Per-row sums of log π over the rationale (at `temperature`) and answer (at 1) ranges, by no-grad
+ * forward passes over `rowsPerPass` rows at a time, each as long as its longest row.
+ */
 export async function scoreSequences(
   model: Transformer,
   batch: AssembledBatch,
   rowsPerPass: number,
-  pad: number,
+  temperature: number,
 ): Promise<{ rationale: Float64Array; answer: Float64Array }> {
-  const logprobs = new Float32Array(batch.rows * batch.len);
+  const rationale = new Float64Array(batch.rows);
+  const answer = new Float64Array(batch.rows);
   for (let r0 = 0; r0 < batch.rows; r0 += rowsPerPass) {
     const idx = Array.from({ length: Math.min(rowsPerPass, batch.rows - r0) }, (_, j) => r0 + j);
     const sub = selectRows(batch, idx);
     const lp = await scopeAsync(async () => {
-      const tb = tokenBatch(sub.tokens, sub.rows, sub.len, pad);
+      const tb = tokenBatch(sub.tokens, sub.rows, sub.len, sub.pad, tokenTemperatures(sub, temperature));
       return (await noGrad(() => model.logprobs(tb)).toArray()) as Float32Array;
     });
-    logprobs.set(lp, r0 * batch.len);
+    const sums = sequenceLogprobs(sub, lp);
+    rationale.set(sums.rationale, r0);
+    answer.set(sums.answer, r0);
   }
-  return sequenceLogprobs(batch, logprobs);
+  return { rationale, answer };
 }

@@ -86,9 +86,9 @@ export class Transformer {
     return rmsnorm(x, this.p("model.norm.weight"), c.rmsNormEps);
   }
 
-  /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
+  /** log π(target[t] | tokens ≤ t) for every position [B·T] (at batch.temperature[t]); 0 where the target is −1. */
   logprobs(batch: TokenBatch): Tensor {
-    return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets);
+    return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets, { temperature: batch.temperature });
   }
 
   private layer(i: number, x: Tensor, batch: TokenBatch, onKV?: KVHook): Tensor {
