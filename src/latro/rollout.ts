@@ -62,9 +62,8 @@ export async function rolloutBatch(
     });
     responses.set(gen.tokens, r0 * L);
   }
-  const cut = truncateResponses(responses, rows, L, o.stopTokenIds, o.stopSeqs, o.pad);
-  const rationaleLen = Int32Array.from(cut.lastKept, (k) => k + 1);
-  const batch = assembleSequences(queries, qLen, cut.tokens, L, rationaleLen, answers, o.pad);
+  const cut = cutRationales(responses, rows, L, o);
+  const batch = assembleSequences(queries, qLen, cut.tokens, L, cut.rationaleLen, answers, o.pad);
   const policyScores = await scoreSequences(policy, batch, o.scoreBatchSize, o.temperature);
   const refScores = reference ? await scoreSequences(reference, batch, o.scoreBatchSize, o.temperature) : policyScores;
   return {
@@ -75,6 +74,21 @@ export async function rolloutBatch(
     refLogpRationale: refScores.rationale,
     logpAnswer: policyScores.answer,
   };
+}
+
+/**
+ * Rationales from sampled responses [rows, L]: each row cut before its first stop token or stop
+ * sequence (the stop itself is not part of z), pads after the cut. rationaleLen = the cut's index
+ * (0 when the response starts with a stop, L when nothing stopped it).
+ */
+export function cutRationales(
+  responses: Int32Array,
+  rows: number,
+  L: number,
+  o: Pick<RolloutOptions, "stopTokenIds" | "stopSeqs" | "pad">,
+): { tokens: Int32Array; rationaleLen: Int32Array; stopped: Uint8Array } {
+  const cut = truncateResponses(responses, rows, L, o.stopTokenIds, o.stopSeqs, o.pad);
+  return { tokens: cut.tokens, rationaleLen: Int32Array.from(cut.lastKept, (k) => k + 1), stopped: cut.stopped };
 }
 
 /**
