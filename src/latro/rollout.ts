@@ -10,7 +10,7 @@ import { truncateResponses } from "../glue/tokens.ts";
 import type { Rng } from "../data/rng.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { tokenBatch } from "../model/batch.ts";
-import { assembleSequences, type AssembledBatch, selectRows, sequenceLogprobs, tokenTemperatures } from "./sequences.ts";
+import { assembleSequences, type AssembledBatch, rowLengths, selectRows, sequenceLogprobs, tokenTemperatures } from "./sequences.ts";
 
 export interface RolloutOptions {
   responseLength: number;
@@ -93,7 +93,8 @@ export function cutRationales(
 
 /**
  * Per-row sums of log π over the rationale (at `temperature`) and answer (at 1) ranges, by no-grad
- * forward passes over `rowsPerPass` rows at a time, each as long as its longest row.
+ * forward passes over `rowsPerPass` rows at a time. Rows go to the passes longest first, so rows of
+ * similar length share a pass and each pass is as long as its longest row.
  */
 export async function scoreSequences(
   model: Transformer,
@@ -103,16 +104,20 @@ export async function scoreSequences(
 ): Promise<{ rationale: Float64Array; answer: Float64Array }> {
   const rationale = new Float64Array(batch.rows);
   const answer = new Float64Array(batch.rows);
+  const lengths = rowLengths(batch);
+  const order = Array.from({ length: batch.rows }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
   for (let r0 = 0; r0 < batch.rows; r0 += rowsPerPass) {
-    const idx = Array.from({ length: Math.min(rowsPerPass, batch.rows - r0) }, (_, j) => r0 + j);
+    const idx = order.slice(r0, r0 + rowsPerPass);
     const sub = selectRows(batch, idx);
     const lp = await scopeAsync(async () => {
       const tb = tokenBatch(sub.tokens, sub.rows, sub.len, sub.pad, tokenTemperatures(sub, temperature));
       return (await noGrad(() => model.logprobs(tb)).toArray()) as Float32Array;
     });
     const sums = sequenceLogprobs(sub, lp);
-    rationale.set(sums.rationale, r0);
-    answer.set(sums.answer, r0);
+    idx.forEach((row, j) => {
+      rationale[row] = sums.rationale[j];
+      answer[row] = sums.answer[j];
+    });
   }
   return { rationale, answer };
 }

@@ -110,6 +110,15 @@ export function tokenTemperatures(b: AssembledBatch, temperature: number): Float
   return tau;
 }
 
+/** Real (non-pad) tokens per row: the row's x ⊕ z ⊕ y, right-aligned after its left pads. */
+export function rowLengths(b: AssembledBatch): Int32Array {
+  return Int32Array.from({ length: b.rows }, (_, i) => {
+    let p = 0;
+    while (p < b.len && b.tokens[i * b.len + p] === b.pad) p++;
+    return b.len - p;
+  });
+}
+
 /** Rows `idx` of the batch (a micro-batch), as long as its longest row. */
 export function selectRows(b: AssembledBatch, idx: readonly number[]): AssembledBatch {
   const tokens = new Int32Array(idx.length * b.len);

@@ -4,7 +4,7 @@
 // log π(y|x⊕z), which carry the loss weights and the rollout temperature; micro-batches.
 import { describe, expect, test } from "bun:test";
 import { cutRationales } from "../../src/latro/rollout.ts";
-import { assembleSequences, selectRows, sequenceLogprobs, tokenLossWeights, tokenTemperatures } from "../../src/latro/sequences.ts";
+import { assembleSequences, rowLengths, selectRows, sequenceLogprobs, tokenLossWeights, tokenTemperatures } from "../../src/latro/sequences.ts";
 
 const P = 0; // pad
 const EOS = 2;
@@ -63,6 +63,7 @@ describe("assembleSequences", () => {
     expect(rowsOf(batch.tokens, 10)).toEqual(WANT_TOKENS);
     expect(Array.from(batch.answerLen)).toEqual([2, 3, 2, 2]);
     expect(Array.from(batch.rationaleLen)).toEqual([2, 0, 1, 5]);
+    expect(Array.from(rowLengths(batch))).toEqual([6, 7, 4, 10]);
   });
 
   test("a query with no real token is refused, naming the row", () => {
