@@ -35,7 +35,7 @@ const ropeType = (config: RopeConfig) => {
 };
 
 /** LongRoPE's boundary: sequences of more positions use the long factors. */
-export function longRopeOriginalMax(config: RopeConfig): number {
+function longRopeOriginalMax(config: RopeConfig): number {
   const o = config.original_max_position_embeddings ?? config.max_position_embeddings;
   if (!Number.isInteger(o) || !(o! > 0)) {
     throw new Error(`ropeInvFreq: longrope needs original_max_position_embeddings (or max_position_embeddings), an integer > 0; got ${o}`);
