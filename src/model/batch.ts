@@ -18,6 +18,12 @@ export interface TokenBatch {
   validStart: Tensor;
   /** [B·T] i32: the token at t + 1, or −1 where there is none (last position, pad targets). */
   targets: Tensor;
+  /**
+   * Positions the rows span, max position + 1 (the longest row's real tokens): what LongRoPE picks
+   * its factor set by, as transformers' max(position_ids) + 1. Generation sets the length its rows
+   * will reach instead (README, "Phi-3.5 and LongRoPE").
+   */
+  ropeLength: number;
   /** [B·T] f32: position t's target is scored under softmax(logits / temperature[t]); absent: 1. */
   temperature?: Tensor;
 }
@@ -48,6 +54,7 @@ export function tokenBatch(tokens: Int32Array, B: number, T: number, pad: number
     positions: Tensor.fromArray(positions, [B * T], "i32"),
     validStart: Tensor.fromArray(validStart, [B], "i32"),
     targets: Tensor.fromArray(targets, [B * T], "i32"),
+    ropeLength: T - Math.min(...validStart),
     temperature: temperature && Tensor.fromArray(temperature, [B * T]),
   };
 }
