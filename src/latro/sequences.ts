@@ -18,6 +18,7 @@ export interface AssembledBatch {
   rows: number;
   /** The longest row's real token count (so some row starts at column 0). */
   len: number;
+  /** The pad id: every row is left-padded with it. */
   pad: number;
   /** Per row: z occupies [len − answerLen − rationaleLen, len − answerLen), y the last answerLen positions. */
   rationaleLen: Int32Array;
@@ -45,7 +46,9 @@ export function assembleSequences(
   const raw = new Int32Array(rows * len).fill(pad);
   const answerLen = new Int32Array(rows);
   for (let i = 0; i < rows; i++) {
-    if (queries[(i + 1) * qLen - 1] === pad) throw new Error(`assembleSequences: query ${i} ends with pad ${pad}; queries must be left-padded with at least one real token`);
+    if (queries[(i + 1) * qLen - 1] === pad) {
+      throw new Error(`assembleSequences: query ${i} ends with pad ${pad}; queries must be left-padded with at least one real token`);
+    }
     const row = i * len;
     raw.set(queries.subarray(i * qLen, (i + 1) * qLen), row);
     raw.set(rationales.subarray(i * zLen, i * zLen + rationaleLen[i]), row + qLen);
