@@ -1,6 +1,5 @@
 // What every command shares: the default model, and running a command's body so that user errors
 // print as one line.
-import "../data/arith.ts";
 
 /** The model `bun run train`, `eval` and `generate` use when --model is not given. */
 export const DEFAULT_MODEL = "models/latro-tiny";

@@ -11,8 +11,8 @@
 // given explicitly, as PATH with `{split}`. Groundtruths that all read as numbers (over the whole
 // file) are compared numerically, others as text.
 import { readFileSync } from "node:fs";
-import { canonicalNumber } from "../eval/extract.ts";
 import type { Dataset, LatroExample } from "./example.ts";
+import { canonicalNumber } from "./number.ts";
 import { userPrompt } from "./prompts.ts";
 import { holdOut, MissingSplitError, type Split } from "./split.ts";
 

@@ -10,6 +10,9 @@
 // back every CHECK_EVERY steps (to stop once every row has stopped) and at the end. Uniforms for
 // sampling come from the caller's seeded Rng, so a seed fixes the output. Temperature 0 is greedy.
 // After a row's first stop token the rest of the row is pad (log-prob 0).
+// RoPE: prefill and every decode step use the tables for the longest sequence the call can produce
+// (longest prompt + maxNewTokens), so LongRoPE's factor set is fixed for the whole generation
+// (README, "Phi-3.5 and LongRoPE").
 import { scopeAsync } from "../autograd/scope.ts";
 import { noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
@@ -43,7 +46,10 @@ export interface GenerateOptions {
 export interface Generation {
   /** [B, maxNewTokens] sampled ids, pad after a row's stop token. */
   tokens: Int32Array;
-  /** [B, maxNewTokens] log π(token) under the temperature-1 distribution (0 on pads). */
+  /**
+   * [B, maxNewTokens] log-prob of each token under the distribution it was sampled from,
+   * log softmax(logits / temperature) (temperature 1 when greedy), before top-k/top-p truncation; 0 on pads.
+   */
   logprobs: Float32Array;
   /** Tokens per row up to and including its stop token. */
   lengths: Int32Array;
@@ -78,9 +84,11 @@ export async function generate(model: Transformer, prompts: Int32Array, B: numbe
     // Prefill.
     const batch = tokenBatch(prompts, B, Tp, o.pad);
     const validStartHost = (await batch.validStart.toArray()) as Int32Array;
+    const ropeLength = batch.ropeLength + L;
+    const rope = model.rope(ropeLength);
     await scopeAsync(async () => {
       const h = noGrad(() =>
-        model.hidden(batch, (layer, k, v) => {
+        model.hidden({ ...batch, ropeLength }, (layer, k, v) => {
           for (let b = 0; b < B; b++) {
             const copy = { rows: Tp, cols: HD, srcStride: HD, dstStride: HD, srcOffset: b * Tp * HD, dstOffset: b * Tmax * HD };
             stridedCopy(k.buf, kCache[layer].buf, copy);
@@ -132,7 +140,7 @@ export async function generate(model: Transformer, prompts: Int32Array, B: numbe
         lin(scratch.h, scratch.q, `${l}self_attn.q_proj.weight`, `${l}self_attn.q_proj.bias`);
         lin(scratch.h, scratch.k, `${l}self_attn.k_proj.weight`, `${l}self_attn.k_proj.bias`);
         lin(scratch.h, scratch.v, `${l}self_attn.v_proj.weight`, `${l}self_attn.v_proj.bias`);
-        ropeForward(scratch.q.buf, scratch.k.buf, pos.buf, model.invFreq.buf, { B, T: 1, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim });
+        ropeForward(scratch.q.buf, scratch.k.buf, pos.buf, rope.invFreq.buf, { B, T: 1, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim }, rope.scale);
         const slot = { rows: B, cols: HD, srcStride: HD, dstStride: Tmax * HD, dstOffset: t * HD };
         stridedCopy(scratch.k.buf, kCache[i].buf, slot);
         stridedCopy(scratch.v.buf, vCache[i].buf, slot);

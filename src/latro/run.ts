@@ -5,7 +5,6 @@
 // evaluates the final model and checkpoint-best on the test split.
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import "../data/arith.ts";
 import type { Dataset } from "../data/example.ts";
 import { loadDataset } from "../data/registry.ts";
 import { MissingSplitError } from "../data/split.ts";

@@ -15,16 +15,20 @@ import { swiglu } from "../autograd/ops/swiglu.ts";
 import { scope } from "../autograd/scope.ts";
 import { isGradEnabled } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
-import { ropeInvFreq } from "../kernels/rope.ts";
+import { ropeAttentionFactor, ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
-import { checkSequenceLength, type ModelConfig } from "./config.ts";
+import { checkSequenceLength, type ModelConfig, ropeConfig } from "./config.ts";
 import { parameterSpecs } from "./weights.ts";
 
 export type KVHook = (layer: number, k: Tensor, v: Tensor) => void;
 
 export class Transformer {
-  /** [D/2] inverse RoPE frequencies (Llama-3 scaling applied), uploaded once. */
+  /** [D/2] inverse RoPE frequencies (scaling applied; LongRoPE's short factors), uploaded once. */
   readonly invFreq: Tensor;
+  /** LongRoPE only: [D/2] inverse frequencies with the long factors. */
+  readonly longInvFreq: Tensor | undefined;
+  /** What RoPE multiplies cos and sin by: LongRoPE's attention factor, else 1. */
+  readonly ropeScale: number;
 
   constructor(
     readonly config: ModelConfig,
@@ -35,20 +39,23 @@ export class Transformer {
       if (!p) throw new Error(`Transformer: missing parameter ${spec.name}`);
       if (p.shape.join() !== spec.shape.join()) throw new Error(`Transformer: ${spec.name} is [${p.shape}], expected [${spec.shape}]`);
     }
-    this.invFreq = Tensor.fromArray(
-      ropeInvFreq({
-        rope_theta: config.ropeTheta,
-        head_dim: config.headDim,
-        rope_scaling: config.ropeScaling && {
-          rope_type: "llama3",
-          factor: config.ropeScaling.factor,
-          low_freq_factor: config.ropeScaling.lowFreqFactor,
-          high_freq_factor: config.ropeScaling.highFreqFactor,
-          original_max_position_embeddings: config.ropeScaling.originalMaxPositionEmbeddings,
-        },
-      }),
-      [config.headDim / 2],
-    ).keep();
+    const rope = ropeConfig(config);
+    const table = (seqLen?: number) => Tensor.fromArray(ropeInvFreq(rope, seqLen), [config.headDim / 2]).keep();
+    this.invFreq = table();
+    const s = config.ropeScaling;
+    this.longInvFreq = s?.type === "longrope" ? table(s.originalMaxPositionEmbeddings + 1) : undefined;
+    this.ropeScale = ropeAttentionFactor(rope);
+  }
+
+  /**
+   * RoPE's inverse frequencies and cos/sin scale for a pass whose rows span `length` positions
+   * (max position + 1): LongRoPE uses the long factors for the whole pass when `length` exceeds
+   * original_max_position_embeddings, as transformers does.
+   */
+  rope(length: number): { invFreq: Tensor; scale: number } {
+    const s = this.config.ropeScaling;
+    const long = s?.type === "longrope" && length > s.originalMaxPositionEmbeddings;
+    return { invFreq: long ? this.longInvFreq! : this.invFreq, scale: this.ropeScale };
   }
 
   /** Parameters in `parameterSpecs` order (the optimizer's and the checkpoint's order). */
@@ -86,9 +93,9 @@ export class Transformer {
     return rmsnorm(x, this.p("model.norm.weight"), c.rmsNormEps);
   }
 
-  /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
+  /** log π(target[t] | tokens ≤ t) for every position [B·T] (at batch.temperature[t]); 0 where the target is −1. */
   logprobs(batch: TokenBatch): Tensor {
-    return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets);
+    return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets, { temperature: batch.temperature });
   }
 
   private layer(i: number, x: Tensor, batch: TokenBatch, onKV?: KVHook): Tensor {
@@ -99,7 +106,8 @@ export class Transformer {
     const k = linear(h, this.p(`${l}self_attn.k_proj.weight`), this.optional(`${l}self_attn.k_proj.bias`));
     const v = linear(h, this.p(`${l}self_attn.v_proj.weight`), this.optional(`${l}self_attn.v_proj.bias`));
     const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    const a = ropeAttention(q, k, v, batch.positions, this.invFreq, batch.validStart, dims);
+    const rope = this.rope(batch.ropeLength);
+    const a = ropeAttention(q, k, v, batch.positions, rope.invFreq, batch.validStart, dims, rope.scale);
     onKV?.(i, k, v);
     x = add(x, linear(a, this.p(`${l}self_attn.o_proj.weight`), this.optional(`${l}self_attn.o_proj.bias`)));
     const h2 = rmsnorm(x, this.p(`${l}post_attention_layernorm.weight`), c.rmsNormEps);
