@@ -96,6 +96,14 @@ test("two LaTRO updates finish with finite metrics and move the parameters", asy
   expect(results.map((r) => [r.phase, r.index])).toEqual([["greedy", 0], ["greedy", 1], ["summary", undefined]]);
   expect(results[2]).toEqual({ phase: "summary", ...summary });
   expect(Object.keys(results[0])).toEqual(["phase", "index", "id", "query", "responses", "extracted", "answer", "gold", "correct", "correctSamples"]);
+  // Writing fails after the model loaded (/dev/full: every write is ENOSPC): the accuracy still prints.
+  const full = Bun.spawnSync(["bun", "run", "eval", "--model", join(out, "checkpoint-2"), ...evalFlags, "--out", "/dev/full"], {
+    cwd: ROOT,
+    env: { ...process.env, XDG_RUNTIME_DIR: "/tmp" },
+  });
+  expect(full.exitCode).toBe(1);
+  expect(JSON.parse(full.stdout.toString())).toEqual(summary);
+  expect(full.stderr.toString()).toContain("error: writing /dev/full failed (");
   // A bad --out is found before the model loads (this model directory does not even exist).
   const bad = Bun.spawnSync(["bun", "run", "eval", "--model", join(work, "nowhere"), ...evalFlags, "--out", "/proc/no/such/file.jsonl"], { cwd: ROOT });
   expect(bad.exitCode).toBe(1);
