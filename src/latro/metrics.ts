@@ -117,7 +117,7 @@ export function summaryLine(metrics: Metrics): string {
     [METRIC.percFinishedThoughts, "finished", (x) => `${(100 * x).toFixed(0)}%`],
     [METRIC.avgRationaleLength, "len", (x) => x.toFixed(1)],
     [METRIC.lr, "lr", (x) => x.toExponential(2)],
-    [METRIC.eps, "eps", (x) => x.toPrecision(3)],
+    [METRIC.eps, "eps", (x) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3))],
     [METRIC.zeroShotAcc, "acc", (x) => `${(100 * x).toFixed(1)}%`],
     [METRIC.testAcc, "test acc", (x) => `${(100 * x).toFixed(1)}%`],
     [METRIC.testAccBest, "test acc (best)", (x) => `${(100 * x).toFixed(1)}%`],

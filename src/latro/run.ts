@@ -25,7 +25,7 @@ import { latroTask } from "./trainer.ts";
 /** --sanity-check keeps this many examples per split, as the original's "first 1000". */
 const SANITY_EXAMPLES = 1000;
 
-export function sanity(d: Dataset, on: boolean): Dataset {
+function sanity(d: Dataset, on: boolean): Dataset {
   return on ? { ...d, examples: d.examples.slice(0, SANITY_EXAMPLES) } : d;
 }
 

@@ -3,9 +3,9 @@
 //   1. lr from the schedule; the task plans the update (LaTRO: prompts, rollouts, rewards; SFT and
 //      pretraining: the next batch) and hands back its micro-batches
 //   2. each micro-batch runs forward and backward; the gradients accumulate in the parameters
-//   3. one AdamW step (clipped on the GPU), gradients zeroed
+//   3. one AdamW step (clipped on the GPU)
 //   4. NaN/Inf check of the update's metrics and of the gradient norm: the run stops naming the
-//      metric, or the first parameter whose gradient is not finite
+//      metric, or the first parameter whose gradient is not finite; then the gradients are zeroed
 //   5. the metrics row to metrics.jsonl, a summary line every logEvery updates, the progress bar
 //   6. on the evaluation schedule (updates u with (u − 1) % evalEvery = 0, from update 1 as the
 //      original): validation metrics, sampled outputs to samples.jsonl, and checkpoint-best when the

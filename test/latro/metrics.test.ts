@@ -107,6 +107,7 @@ test("summaryLine prints the present metrics in a fixed order", () => {
     "step 4 | epoch 2.00 | reward 3.000 | kl_pen -0.1500 | policy 1.000 | sft 3.000 | finished 75% | len 25.0 | lr 1.00e-6 | eps 2.40",
   );
   expect(summaryLine({ ...update(), [METRIC.eps]: 0.0123 })).toContain("| eps 0.0123");
+  expect(summaryLine({ ...update(), [METRIC.eps]: 1234.5 })).toContain("| eps 1235");
   expect(summaryLine({ [METRIC.zeroShotAcc]: 0.75, [METRIC.step]: 10 })).toBe("step 10 | acc 75.0%");
   expect(summaryLine({ [METRIC.testAcc]: 0.5, [METRIC.testAccBest]: 0.625, [METRIC.bestStep]: 3, [METRIC.step]: 8 })).toBe(
     "step 8 | test acc 50.0% | test acc (best) 62.5% | best step 3",
