@@ -2,7 +2,7 @@
 // against a hand-made example, length grouping, the mixed data stream, an overfit run of the SFT loop
 // on a tiny random model with the built-in tokenizer, and the command lines' flag errors.
 import { afterAll, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scopeAsync } from "../../src/autograd/scope.ts";
@@ -230,6 +230,25 @@ test("pretraining killed after logging step 3 and resumed from checkpoint-2 logs
   const withoutTimes = (dir: string) => rows(dir).map(({ "tokens/s": _, seconds: __, ...r }) => r);
   expect(withoutTimes(killed).map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
   expect(withoutTimes(killed)).toEqual(withoutTimes(full));
+});
+
+test("Ctrl-C to the process group of `bun run sft` finishes the update, saves a checkpoint and exits 130", async () => {
+  const out = join(root, "sft-interrupted");
+  const repo = new URL("../..", import.meta.url).pathname;
+  const proc = Bun.spawn(
+    ["setsid", "bun", "run", "sft", "--dataset", "arith", "--limit", "400", "--per-device-train-batch-size", "2", "--max-length", "128", "--output-dir", out],
+    { cwd: repo, env: { ...process.env, XDG_RUNTIME_DIR: "/tmp" }, stdout: "ignore", stderr: "pipe" },
+  );
+  const metrics = join(out, "metrics.jsonl");
+  for (let i = 0; i < 1200 && !(existsSync(metrics) && statSync(metrics).size > 0); i++) await Bun.sleep(100);
+  process.kill(-proc.pid, "SIGINT");
+  expect(await proc.exited).toBe(130);
+  const latest = readFileSync(join(out, "latest"), "utf8").trim();
+  const rows = readFileSync(metrics, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(latest).toBe(`checkpoint-${rows.length}`);
+  expect(rows.length).toBeLessThan(200);
+  expect(existsSync(join(out, latest, "optimizer.safetensors"))).toBe(true);
+  expect(await new Response(proc.stderr).text()).toContain(`interrupted: saved ${out}/${latest}`);
 });
 
 test("the command lines reject bad flags, naming the flag, the value and what is allowed", () => {
