@@ -1,7 +1,8 @@
 // Batched generation: sampling and stopping around the model's KV-cache decoding.
 //
-//   prefill: the left-padded prompts [B, Tp] fill a KV cache of Tmax = Tp + maxNewTokens slots and
-//            give the first logits (Transformer.prefill);
+//   prefill: the left-padded prompts [P, Tp] fill a KV cache of B = P·samplesPerPrompt rows and
+//            Tmax = Tp + maxNewTokens slots (each prompt once, its rows sharing it) and give the
+//            first logits (Transformer.prefill);
 //   decode:  per new token, the sampled ids [B] go through Transformer.decodeStep for the next
 //            logits [B, V], then the sampling kernel.
 // Everything stays on the GPU; sampled ids and their log-probs go to [B, maxNewTokens] buffers read
@@ -25,6 +26,11 @@ export interface GenerateOptions {
   topK?: number;
   topP?: number;
   rng: Rng;
+  /**
+   * Rows sampled per prompt (default 1): prompt p gives rows p·K … p·K + K − 1, which share one
+   * prefill; the result equals that of the prompts repeated K times consecutively.
+   */
+  samplesPerPrompt?: number;
   /** A row stops at the first of these ids (kept in the output; later positions become pad). */
   stopTokenIds: readonly number[];
   pad: number;
@@ -41,12 +47,17 @@ export interface Generation {
 
 const CHECK_EVERY = 16;
 
-/** prompts: [B, Tp] left-padded ids (every row has at least one real token). */
-export async function generate(model: Transformer, prompts: Int32Array, B: number, Tp: number, o: GenerateOptions): Promise<Generation> {
+/**
+ * prompts: [P, Tp] left-padded ids (every row has at least one real token); the generation has
+ * B = P · samplesPerPrompt rows.
+ */
+export async function generate(model: Transformer, prompts: Int32Array, P: number, Tp: number, o: GenerateOptions): Promise<Generation> {
   const c = model.config;
-  const { maxNewTokens: L } = o;
+  const { maxNewTokens: L, samplesPerPrompt: K = 1 } = o;
   if (!Number.isInteger(L) || L < 1) throw new Error(`generate: maxNewTokens must be a positive integer, got ${L}`);
-  if (prompts.length !== B * Tp) throw new Error(`generate: ${prompts.length} prompt ids for B=${B} × T=${Tp}`);
+  if (!Number.isInteger(K) || K < 1) throw new Error(`generate: samplesPerPrompt must be a positive integer, got ${K}`);
+  if (prompts.length !== P * Tp) throw new Error(`generate: ${prompts.length} prompt ids for P=${P} prompts × T=${Tp}`);
+  const B = P * K;
   const V = c.vocabSize;
 
   const cache = new KVCache(c, B, Tp + L);
@@ -66,7 +77,7 @@ export async function generate(model: Transformer, prompts: Int32Array, B: numbe
         stridedCopy(logprob.buf, outLogprobs.buf, col);
       };
 
-      sampleInto(0, model.prefill(tokenBatch(prompts, B, Tp, o.pad), cache));
+      sampleInto(0, model.prefill(tokenBatch(prompts, P, Tp, o.pad), cache, K));
       let steps = 1;
       for (let s = 1; s < L; s++) {
         sampleInto(s, model.decodeStep(token, cache));

@@ -63,3 +63,22 @@ test("sampling is reproducible from the seed and rows stop at a stop token, padd
     } else expect(a.lengths[r]).toBe(20);
   }
 });
+
+test("sharing each prompt's prefill among its samples gives the tokens and log-probs of the repeated prompts", async () => {
+  await setupGpu();
+  const { model } = await tinyModel({ V: 29, C: 16, L: 2, std: 0.8, seed: 7 });
+  const K = 3;
+  const L = 9;
+  const repeated = prompts.flatMap((p) => Array<number[]>(K).fill(p));
+  const opts = (seed: number) => ({ maxNewTokens: L, temperature: 1, rng: new Rng(seed), stopTokenIds: [], pad: PAD });
+  const unique = leftPad(prompts, PAD);
+  const rows = leftPad(repeated, PAD);
+  const shared = await generate(model, unique.ids, prompts.length, unique.len, { ...opts(2), samplesPerPrompt: K });
+  const each = await generate(model, rows.ids, repeated.length, rows.len, opts(2));
+  expect(shared.tokens.length).toBe(repeated.length * L);
+  expect(Array.from(shared.tokens)).toEqual(Array.from(each.tokens));
+  expect(Array.from(shared.logprobs)).toEqual(Array.from(each.logprobs));
+  // The samples of one prompt differ: each row drew its own tokens.
+  const first = Array.from(shared.tokens.subarray(0, K * L));
+  expect(new Set([0, 1, 2].map((j) => first.slice(j * L, (j + 1) * L).join())).size).toBeGreaterThan(1);
+});
