@@ -6,8 +6,10 @@
 //   decode:  per new token, the sampled ids [B] go through Transformer.decodeStep for the next
 //            logits [B, V], then the sampling kernel.
 // Everything stays on the GPU; sampled ids and their log-probs go to [B, maxNewTokens] buffers read
-// back every CHECK_EVERY steps (to stop once every row has stopped) and at the end. Uniforms for
-// sampling come from the caller's seeded Rng, so a seed fixes the output. Temperature 0 is greedy.
+// back every CHECK_EVERY steps (to end once every row has stopped: emitted a stop token, or a stop
+// sequence that fixes where truncation will cut it, stopping.ts) and at the end. Uniforms for
+// sampling come from the caller's seeded Rng (B per step, B · maxNewTokens in all, however early
+// generation ends), so a seed fixes the output. Temperature 0 is greedy.
 // After a row's first stop token the rest of the row is pad (log-prob 0).
 import { scopeAsync } from "../autograd/scope.ts";
 import { Tensor } from "../autograd/tensor.ts";
@@ -18,6 +20,7 @@ import { sample } from "../kernels/sample.ts";
 import { tokenBatch } from "../model/batch.ts";
 import { KVCache } from "../model/kv-cache.ts";
 import type { Transformer } from "../model/transformer.ts";
+import { rowStopped } from "./stopping.ts";
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -33,6 +36,11 @@ export interface GenerateOptions {
   samplesPerPrompt?: number;
   /** A row stops at the first of these ids (kept in the output; later positions become pad). */
   stopTokenIds: readonly number[];
+  /**
+   * Stop sequences (token ids, as `truncateResponses` takes them): a row that has emitted one has
+   * stopped, so generation may end before maxNewTokens; its tokens are not padded after it.
+   */
+  stopSeqs?: readonly (readonly number[])[];
   pad: number;
 }
 
@@ -41,8 +49,10 @@ export interface Generation {
   tokens: Int32Array;
   /** [B, maxNewTokens] log π(token) under the temperature-1 distribution (0 on pads). */
   logprobs: Float32Array;
-  /** Tokens per row up to and including its stop token. */
+  /** Tokens per row up to and including its stop token (`steps` when it has none). */
   lengths: Int32Array;
+  /** Tokens sampled per row before generation ended (≤ maxNewTokens; pad beyond). */
+  steps: number;
 }
 
 const CHECK_EVERY = 16;
@@ -82,8 +92,11 @@ export async function generate(model: Transformer, prompts: Int32Array, P: numbe
       for (let s = 1; s < L; s++) {
         sampleInto(s, model.decodeStep(token, cache));
         steps = s + 1;
-        if (steps % CHECK_EVERY === 0 && steps < L && allStopped(await readTokens(outTokens, B, L), B, L, steps, o.stopTokenIds)) break;
+        if (steps % CHECK_EVERY === 0 && steps < L && allStopped(await readTokens(outTokens, B, L), B, L, steps, o)) break;
       }
+      // Draw the uniforms of the steps not run, so that the caller's stream after generation does not
+      // depend on when it ended.
+      for (let i = steps * B; i < L * B; i++) o.rng.next();
       return finish(await readTokens(outTokens, B, L), new Float32Array(await download(outLogprobs.buf, B * L * 4)), B, L, steps, o);
     });
   } finally {
@@ -95,11 +108,9 @@ async function readTokens(t: Tensor, B: number, L: number): Promise<Int32Array> 
   return new Int32Array(await download(t.buf, B * L * 4));
 }
 
-function allStopped(tokens: Int32Array, B: number, L: number, steps: number, stop: readonly number[]): boolean {
+function allStopped(tokens: Int32Array, B: number, L: number, steps: number, o: GenerateOptions): boolean {
   for (let b = 0; b < B; b++) {
-    let stopped = false;
-    for (let s = 0; s < steps && !stopped; s++) stopped = stop.includes(tokens[b * L + s]);
-    if (!stopped) return false;
+    if (!rowStopped(tokens.subarray(b * L, (b + 1) * L), steps, o.stopTokenIds, o.stopSeqs ?? [])) return false;
   }
   return true;
 }
@@ -121,5 +132,5 @@ function finish(tokens: Int32Array, logprobs: Float32Array, B: number, L: number
       logprobs[b * L + s] = 0;
     }
   }
-  return { tokens, logprobs, lengths };
+  return { tokens, logprobs, lengths, steps };
 }

@@ -59,6 +59,7 @@ export async function rolloutBatch(
       temperature: o.temperature,
       rng,
       stopTokenIds: o.stopTokenIds,
+      stopSeqs: o.stopSeqs,
       pad: o.pad,
     });
     responses.set(gen.tokens, r0 * L);
