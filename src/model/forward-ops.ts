@@ -32,7 +32,7 @@ export class ForwardOps implements LayerOps {
     const { config: c, batch } = this;
     const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
     const a = ropeAttention(q, k, v, batch.positions, this.invFreq, batch.validStart, dims);
-    this.cache?.store(layer, k, v, batch.T); // k was rotated in place by ropeAttention
+    this.cache?.store(layer, k, v); // k was rotated in place by ropeAttention
     return a;
   }
 

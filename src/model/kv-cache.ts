@@ -1,12 +1,12 @@
 // The state of a batched decode: every layer's rotated keys and values [B, Tmax, Hkv·D], the rows'
 // first real slots and positions, and the buffers one decode step writes (one token per row). All of
-// it is allocated once, when the cache is made, so a decode step allocates nothing; the owner calls
-// `dispose()`.
+// it is allocated once, when the cache is made, so decode steps reuse the same buffers; the owner
+// calls `dispose()`.
 //
 // Rows are left-padded to one prompt length, so every row has the same number of filled slots
 // (`length`); row r attends to slots validStart[r] ≤ j < length, and its next token's position is
 // length − validStart[r]. A prefill may fill the cache from fewer prompts than rows: with `repeats`
-// K, prompt u fills rows u·K … u·K + K − 1 (the rloo_k samples of one prompt share its prefill).
+// K, prompt p fills rows p·K … p·K + K − 1 (the rloo_k samples of one prompt share its prefill).
 import { Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { upload } from "../gpu/recorder.ts";
@@ -101,12 +101,15 @@ export class KVCache {
     this.repeats = repeats;
   }
 
-  /** Prefill: layer `layer`'s keys and values [B / repeats · T, Hkv·D] go to slots [0, T) of their rows. */
-  store(layer: number, k: Tensor, v: Tensor, T: number): void {
-    const U = this.B / this.repeats;
-    const cols = T * this.rowDim;
+  /** Prefill: layer `layer`'s keys and values [P·T, Hkv·D] (P = B / repeats) fill slots [0, T) of their rows. */
+  store(layer: number, k: Tensor, v: Tensor): void {
+    const P = this.B / this.repeats;
+    const cols = this.length * this.rowDim;
+    if (k.size !== P * cols || v.size !== P * cols) {
+      throw new Error(`KVCache.store: keys [${k.shape}] and values [${v.shape}] are not [${P}·${this.length}, ${this.rowDim}]`);
+    }
     for (let j = 0; j < this.repeats; j++) {
-      const rows = { rows: U, cols, srcStride: cols, dstStride: this.repeats * this.Tmax * this.rowDim, dstOffset: j * this.Tmax * this.rowDim };
+      const rows = { rows: P, cols, srcStride: cols, dstStride: this.repeats * this.Tmax * this.rowDim, dstOffset: j * this.Tmax * this.rowDim };
       stridedCopy(k.buf, this.keys[layer].buf, rows);
       stridedCopy(v.buf, this.values[layer].buf, rows);
     }

@@ -2,15 +2,13 @@
 // tensors. Parameters carry their Hugging Face names (weights.ts `parameterSpecs`).
 //
 //   x = embed(ids)                                     [N, C]
-//   per layer (layer.ts `decoderLayer`, written once):
-//               x = x + o_proj(ropeAttention(q, k, v))  with q, k, v = proj(rmsnorm(x))
-//               x = x + down(swiglu(gate(h), up(h)))    with h = rmsnorm(x)
+//   per layer: x = decoderLayer(x)                      (layer.ts, the one definition of a layer)
 //   h = rmsnorm(x); logprob[t] = log softmax(h[t]·Wᵀ)[target[t]]   (W = lm_head or tied embedding)
 //
-// Three ways to run it, one layer definition: `logprobs`/`hidden` over a token batch with the autograd
-// ops (training and scoring, forward-ops.ts); `prefill`, the same under noGrad that also fills a KV
-// cache; `decodeStep`, one token per row against the cache into its preallocated buffers
-// (decode-ops.ts). Prefill and decode step return next-token logits [B, V].
+// Three ways to run it: `logprobs` over a token batch with the autograd ops (training and scoring,
+// forward-ops.ts); `prefill`, the same under noGrad that also fills a KV cache; `decodeStep`, one
+// token per row against the cache, into its preallocated buffers (decode-ops.ts). Prefill and decode
+// step return next-token logits [B, V].
 import { embedding } from "../autograd/ops/embedding.ts";
 import { tokenLogprobs } from "../autograd/ops/classifier.ts";
 import { scope } from "../autograd/scope.ts";
@@ -82,32 +80,27 @@ export class Transformer {
     return this.config.tieWordEmbeddings ? this.p("model.embed_tokens.weight") : this.p("lm_head.weight");
   }
 
-  /** Final hidden states [B·T, C] (after the last RMSNorm). */
-  hidden(batch: TokenBatch): Tensor {
-    return this.forward(batch);
-  }
-
   /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
   logprobs(batch: TokenBatch): Tensor {
-    return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets);
+    return tokenLogprobs(this.forward(batch), this.unembedding, batch.targets);
   }
 
   /**
-   * Runs the prompts `batch` (left-padded, [U, T]) under noGrad into `cache` (B = U·repeats rows:
-   * prompt u fills rows u·repeats … u·repeats + repeats − 1) and returns the next-token logits
+   * Runs the prompts `batch` (left-padded, [P, T]) under noGrad into `cache` (B = P·repeats rows:
+   * prompt p fills rows p·repeats … p·repeats + repeats − 1) and returns the next-token logits
    * [B, V] (the cache's buffer, overwritten by the next step).
    */
   prefill(batch: TokenBatch, cache: KVCache, repeats = 1): Tensor {
     this.checkLive("prefill");
     cache.begin(batch.validStartHost, batch.T, repeats);
-    const { B, T } = batch;
+    const { B: P, T } = batch;
     const C = this.config.hiddenSize;
     const { x, logits } = cache.scratch;
     scope(() => {
       const h = noGrad(() => this.forward(batch, cache));
       // Each prompt's last hidden state goes to every row it fills.
       for (let j = 0; j < repeats; j++) {
-        stridedCopy(h.buf, x.buf, { rows: B, cols: C, srcOffset: (T - 1) * C, srcStride: T * C, dstOffset: j * C, dstStride: repeats * C });
+        stridedCopy(h.buf, x.buf, { rows: P, cols: C, srcOffset: (T - 1) * C, srcStride: T * C, dstOffset: j * C, dstStride: repeats * C });
       }
     });
     linearInto(logits, x, this.unembedding);
@@ -116,7 +109,8 @@ export class Transformer {
 
   /**
    * One token per row (`tokens` i32 [B], at slot `cache.length`) through every layer against the
-   * cache; returns the next-token logits [B, V] (the cache's buffer). Allocates no GPU memory.
+   * cache; returns the next-token logits [B, V] (the cache's buffer). Every output goes to the
+   * cache's preallocated buffers (attention's split-K partials come from the buffer pool).
    */
   decodeStep(tokens: Tensor, cache: KVCache): Tensor {
     this.checkLive("decodeStep");
@@ -145,6 +139,7 @@ export class Transformer {
     this.invFreq.release();
   }
 
+  /** Final hidden states [B·T, C] (after the last RMSNorm); with a cache, prefill fills it. */
   private forward(batch: TokenBatch, cache?: KVCache): Tensor {
     this.checkLive("forward");
     const c = this.config;
