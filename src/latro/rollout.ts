@@ -6,6 +6,7 @@
 import { noGrad } from "../autograd/tape.ts";
 import { scopeAsync } from "../autograd/scope.ts";
 import { generate } from "../generate/generate.ts";
+import { repeatedPrompts } from "../generate/repeated-prompts.ts";
 import { truncateResponses } from "../glue/tokens.ts";
 import type { Rng } from "../data/rng.ts";
 import type { Transformer } from "../model/transformer.ts";
@@ -53,11 +54,15 @@ export async function rolloutBatch(
   const responses = new Int32Array(rows * L);
   for (let r0 = 0; r0 < rows; r0 += o.rolloutBatchSize) {
     const n = Math.min(o.rolloutBatchSize, rows - r0);
-    const gen = await generate(policy, queries.subarray(r0 * qLen, (r0 + n) * qLen), n, qLen, {
+    // Each prompt is prefilled once for its consecutive repeats (the same result as one row each).
+    const { prompts, P, K } = repeatedPrompts(queries.subarray(r0 * qLen, (r0 + n) * qLen), n, qLen);
+    const gen = await generate(policy, prompts, P, qLen, {
+      samplesPerPrompt: K,
       maxNewTokens: L,
       temperature: o.temperature,
       rng,
       stopTokenIds: o.stopTokenIds,
+      stopSeqs: o.stopSeqs,
       pad: o.pad,
     });
     responses.set(gen.tokens, r0 * L);

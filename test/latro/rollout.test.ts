@@ -1,6 +1,6 @@
 // Rollout scoring on a tiny random model: rationales are scored under the distribution the sampler
 // drew them from (logits / temperature), answers at temperature 1, and trimming the batch's all-pad
-// columns changes no log-prob.
+// columns changes no log-prob; sharing each prompt's prefill among its repeats changes no rationale.
 import { beforeAll, expect, test } from "bun:test";
 import { scopeAsync } from "../../src/autograd/scope.ts";
 import { noGrad } from "../../src/autograd/tape.ts";
@@ -111,3 +111,23 @@ async function logprobsOf(b: AssembledBatch, len: number): Promise<Float32Array>
     return (await noGrad(() => model.logprobs(tb)).toArray()) as Float32Array;
   });
 }
+
+test("rollout samples the same rationales as generating every repeated row, whatever the chunking", async () => {
+  const K = 3;
+  const unique = [[5, 9, 3], [7, 4]];
+  const { ids: queries, len: qLen } = leftPad(unique.flatMap((p) => Array<number[]>(K).fill(p)), PAD);
+  const rows = unique.length * K;
+  const repeatedAnswers = Array.from({ length: rows }, () => Int32Array.from([6, EOS]));
+  for (const chunk of [6, 4]) {
+    const o = { ...options(1), rolloutBatchSize: chunk, stopSeqs: [] };
+    const ro = await rolloutBatch(model, null, queries, qLen, repeatedAnswers, new Rng(4), o);
+    const rng = new Rng(4);
+    const want = new Int32Array(rows * L);
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const n = Math.min(chunk, rows - r0);
+      const gen = await generate(model, queries.subarray(r0 * qLen, (r0 + n) * qLen), n, qLen, { maxNewTokens: L, temperature: 1, rng, stopTokenIds: o.stopTokenIds, pad: PAD });
+      want.set(gen.tokens, r0 * L);
+    }
+    expect(Array.from(ro.responses)).toEqual(Array.from(want));
+  }
+});
