@@ -101,10 +101,14 @@ export async function readTrainerState(dir: string): Promise<TrainerState & { co
 /** Copies the weights of the HF directory `dir` into `model` (same architecture and shapes). */
 export async function loadCheckpointWeights(dir: string, model: Transformer): Promise<void> {
   const saved = await loadModel(dir);
-  for (const p of model.parameters()) {
-    const src = saved.p(p.name!);
-    if (src.size !== p.size) throw new Error(`${dir}: ${p.name} has ${src.size} elements, the model being trained ${p.size}`);
-    copy(src.buf, 0, p.buf, 0, p.size * 4);
+  try {
+    for (const p of model.parameters()) {
+      const src = saved.p(p.name!);
+      if (src.size !== p.size) throw new Error(`${dir}: ${p.name} has ${src.size} elements, the model being trained ${p.size}`);
+      copy(src.buf, 0, p.buf, 0, p.size * 4);
+    }
+  } finally {
+    saved.dispose();
   }
 }
 
