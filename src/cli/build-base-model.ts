@@ -12,7 +12,7 @@
 // (The package script is `build-base-model`, not `pretrain`: bun, like npm, would run a script named
 // `pretrain` before every `bun run train`.)
 import { defineCommand, runMain } from "citty";
-import { arithDataset } from "../data/arith.ts";
+import { arithDataset, arithOptionsOf } from "../data/arith.ts";
 import { gsm8kDataset } from "../data/gsm8k.ts";
 import type { Dataset } from "../data/example.ts";
 import { evaluateModel } from "../eval/evaluate.ts";
@@ -20,8 +20,7 @@ import { initGpu, describeGpu } from "../gpu/device.ts";
 import { initModel } from "../model/init.ts";
 import { loadModel, saveModel } from "../model/load.ts";
 import type { Transformer } from "../model/transformer.ts";
-import { sftDataset } from "../sft/examples.ts";
-import { llamaConfig, pretrain, type LlamaShape, type PretrainConfig } from "../sft/pretrain.ts";
+import { llamaConfig, pretrain, pretrainPools, type LlamaShape, type PretrainConfig } from "../sft/pretrain.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
 import { MetricsWriter } from "../train/metrics-writer.ts";
 import { prepareOutputDir } from "../train/output-dir.ts";
@@ -50,7 +49,8 @@ export const pretrainArgs = {
   "weight-decay": { type: "string", description: "AdamW weight decay", default: "0" },
   "max-grad-norm": { type: "string", description: "clip the global gradient norm to this (0 = no clipping)", default: "1" },
   "seq-len": { type: "string", description: "sequences are cut to this many tokens", default: "512" },
-  mix: { type: "string", description: "fraction of sequences from arith (the rest from GSM8K)", default: "0.8" },
+  arith: { type: "string", description: "the arith setting drawn from (its train split): arith or arith:SPEC, e.g. arith:steps=2-3,operand=9", default: "arith" },
+  mix: { type: "string", description: "fraction of sequences from --arith (the rest from GSM8K)", default: "0.8" },
   "loss-on-query": { type: "boolean", description: "also train on the query tokens", default: false },
   seed: { type: "string", description: "seed of the initialisation and the data order", default: "0" },
   "log-every": { type: "string", description: "print a summary line every N steps (0 = never)", default: "25" },
@@ -61,6 +61,8 @@ export const pretrainArgs = {
 
 export interface PretrainOptions extends PretrainConfig {
   shape: LlamaShape;
+  /** The arith dataset name ("arith" or "arith:SPEC") whose train split is drawn from. */
+  arith: string;
   out: string;
   tokenizer: string;
   /** Continue from this model directory instead of a seeded random init. */
@@ -93,8 +95,11 @@ export function parsePretrainArgs(args: Record<string, unknown>): PretrainOption
   }
   const seqLen = intArg("--seq-len", args["seq-len"], { min: 2 });
   if (seqLen > shape.maxPositions) throw new Error(`--seq-len: got ${seqLen}; expected at most --max-positions ${shape.maxPositions}`);
+  const arith = str("arith");
+  if (arithOptionsOf(arith) === undefined) throw new Error(`--arith: got "${arith}"; expected arith or arith:SPEC`);
   return {
     shape,
+    arith,
     out: str("out"),
     tokenizer: str("tokenizer"),
     init: args.init === undefined ? undefined : str("init"),
@@ -155,8 +160,7 @@ export async function runPretrain(o: PretrainOptions): Promise<{ interrupted: bo
     console.error(`${resume.dir} is at step ${resume.step} of ${o.steps}: the run is finished, nothing to do`);
     return { interrupted: false };
   }
-  const arith = sftDataset("arith", "train").examples;
-  const gsm8k = sftDataset("gsm8k", "train").examples;
+  const { arith, gsm8k } = pretrainPools(o.arith);
   const g = await initGpu();
   if (o.verbose) console.error(describeGpu(g));
   const tokenizer = await loadTokenizer(o.tokenizer);
@@ -170,7 +174,7 @@ export async function runPretrain(o: PretrainOptions): Promise<{ interrupted: bo
   const numParams = model.parameters().reduce((n, p) => n + p.size, 0);
   console.error(
     `${o.init === undefined ? "pretraining" : `continuing ${o.init}:`} a ${(numParams / 1e6).toFixed(2)}M-parameter Llama for ${o.steps} steps × ${o.batchSize} sequences ` +
-      `(${(100 * o.mix).toFixed(0)}% of ${arith.length} arith, the rest of ${gsm8k.length} GSM8K train problems) → ${o.out}`,
+      `(${(100 * o.mix).toFixed(0)}% of ${arith.length} ${o.arith}, the rest of ${gsm8k.length} GSM8K train problems) → ${o.out}`,
   );
   const metrics = new MetricsWriter(o.outputDir);
   const result = await pretrain({ config: o, model, tokenizer, arith, gsm8k, metrics, outputDir: o.outputDir, tokenizerDir: o.tokenizer, savedConfig: o, resume });
@@ -179,7 +183,7 @@ export async function runPretrain(o: PretrainOptions): Promise<{ interrupted: bo
   console.error(`saved ${o.out} after step ${result.step}`);
   if (o.evalExamples > 0) {
     const results = {
-      ...(await report(model, tokenizer, arithDataset("val"), o.evalExamples)),
+      ...(await report(model, tokenizer, arithDataset("val", arithOptionsOf(o.arith), o.arith), o.evalExamples)),
       ...(await report(model, tokenizer, gsm8kDataset("val", false), o.evalExamples)),
     };
     metrics.write({ step: result.step, ...results });

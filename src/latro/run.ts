@@ -29,7 +29,8 @@ function sanity(d: Dataset, on: boolean): Dataset {
   return on ? { ...d, examples: d.examples.slice(0, SANITY_EXAMPLES) } : d;
 }
 
-function datasetSplit(config: TrainConfig, split: string): Dataset {
+/** One split of the run's dataset (its first SANITY_EXAMPLES under sanity_check); errors name --dataset. */
+export function datasetSplit(config: TrainConfig, split: string): Dataset {
   try {
     return sanity(loadDataset(config.dataset, split), config.sanityCheck);
   } catch (e) {

@@ -17,6 +17,7 @@ import { trainLoop, type LoopResult, type TrainTask } from "../train/loop.ts";
 import type { MetricsWriter } from "../train/metrics-writer.ts";
 import type { LrSchedule } from "../train/schedule.ts";
 import { encodeExample, lmBatch, type LmBatch, type LmExample } from "./batch.ts";
+import { sftDataset } from "./examples.ts";
 import { groupByLength } from "./grouping.ts";
 import { MixedStream } from "./mix.ts";
 import { lmPasses } from "./step.ts";
@@ -80,6 +81,15 @@ export interface PretrainConfig {
   logEvery: number;
   /** Save OUTPUT_DIR/checkpoint-<step> every this many updates; 0 = only after the last update. */
   saveEvery: number;
+}
+
+/**
+ * The two pools pretraining draws from: the train split of the arith setting `arithName` ("arith"
+ * or "arith:SPEC") and GSM8K's train split, each example's response its gold rationale ⊕ y. Only
+ * train splits: the val and test problems an experiment measures on are never seen.
+ */
+export function pretrainPools(arithName: string): { arith: LatroExample[]; gsm8k: LatroExample[] } {
+  return { arith: sftDataset(arithName, "train").examples, gsm8k: sftDataset("gsm8k", "train").examples };
 }
 
 /** Batches are formed from pools of this many batches' worth of draws, grouped by length. */

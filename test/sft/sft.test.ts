@@ -268,6 +268,8 @@ test("the command lines reject bad flags, naming the flag, the value and what is
   expect(pretrain({ hidden: "100" })).toThrow("--hidden: got 100; expected a multiple of --heads 4");
   expect(pretrain({ "seq-len": "2048" })).toThrow("--seq-len: got 2048; expected at most --max-positions 1024");
   expect(pretrain({ mix: "1.5" })).toThrow('--mix: got "1.5"; expected a number ≥ 0 and ≤ 1');
+  expect(pretrain({ arith: "gsm8k" })).toThrow('--arith: got "gsm8k"; expected arith or arith:SPEC');
+  expect(pretrain({ arith: "arith:steps=0" })).toThrow("arith: minSteps must be an integer ≥ 1, got 0");
 });
 
 test("the sft command prints one error line and exits 1 on a bad value", async () => {

@@ -1,0 +1,84 @@
+// `bun scripts/arith-table.ts DIR [TOKENIZER_DIR]`: the experiment's table (the paper's Table 2
+// layout: base / SFT / LaTRO) from the evaluation files scripts/arith-experiment.sh writes to DIR:
+// eval-base.jsonl, eval-sft-seed-S.jsonl and eval-latro-seed-S.jsonl (rows of `bun run eval
+// --maj-k 8`: a "greedy" and a "maj@8" row per problem, then a summary). Per problem: greedy right,
+// maj@8 right, the fraction of the 8 samples that are right (single-sample accuracy), whether any is
+// (pass@8), and the samples' mean rationale length in tokens (TOKENIZER_DIR's tokenizer, default
+// models/latro-tiny; the rationale is the text before the last "The answer is"). A row's value is the
+// mean over problems of the per-problem value averaged over its seeds; ± is the standard error over
+// the problems (sd/√n) of those averages. Every file of a row must cover the same problems. Writes
+// DIR/table.md and prints it.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadTokenizer } from "../src/tokenizer/tokenizer.ts";
+
+interface Row {
+  phase: string;
+  id: string;
+  responses: string[];
+  correct: boolean;
+  correctSamples: number;
+}
+
+const [dir, tokenizerDir = "models/latro-tiny"] = process.argv.slice(2);
+if (!dir) throw new Error("usage: bun scripts/arith-table.ts DIR [TOKENIZER_DIR]");
+const tokenizer = await loadTokenizer(tokenizerDir);
+const METRICS = ["greedy", "maj@8", "one sample", "pass@8", "rationale tokens"] as const;
+
+/** Per-problem values of each metric for one evaluation file, by problem id. */
+function perProblem(file: string): Map<string, number[]> {
+  const rows: Row[] = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.phase !== "summary");
+  const greedy = new Map(rows.filter((r) => r.phase === "greedy").map((r) => [r.id, r]));
+  const sampled = rows.filter((r) => r.phase === "maj@8");
+  if (sampled.length === 0 || sampled.length !== greedy.size) throw new Error(`${file}: expected a greedy and a maj@8 row per problem, got ${greedy.size} and ${sampled.length}`);
+  const rationaleTokens = (text: string) => {
+    const cut = text.lastIndexOf("The answer is");
+    return tokenizer.encode(cut < 0 ? text : text.slice(0, cut), { addSpecialTokens: false }).length;
+  };
+  return new Map(
+    sampled.map((s) => {
+      const g = greedy.get(s.id);
+      if (!g) throw new Error(`${file}: problem ${s.id} has a maj@8 row but no greedy row`);
+      const k = s.responses.length;
+      const length = s.responses.reduce((n, r) => n + rationaleTokens(r), 0) / k;
+      return [s.id, [Number(g.correct), Number(s.correct), s.correctSamples / k, Number(s.correctSamples > 0), length]];
+    }),
+  );
+}
+
+/** Mean ± standard error over problems of each metric, averaged over the files (seeds) first. */
+function summarize(files: string[]): { n: number; seeds: number; cells: string[] } {
+  const runs = files.map(perProblem);
+  const ids = [...runs[0].keys()];
+  for (const [i, run] of runs.entries()) {
+    if (run.size !== ids.length || !ids.every((id) => run.has(id))) throw new Error(`${files[i]} covers other problems than ${files[0]}`);
+  }
+  const cells = METRICS.map((metric, m) => {
+    const xs = ids.map((id) => runs.reduce((sum, run) => sum + run.get(id)![m], 0) / runs.length);
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+    const se = sd / Math.sqrt(xs.length);
+    return metric === "rationale tokens" ? `${mean.toFixed(1)} ± ${se.toFixed(1)}` : `${(100 * mean).toFixed(1)}% ± ${(100 * se).toFixed(1)}`;
+  });
+  return { n: ids.length, seeds: files.length, cells };
+}
+
+const seeded = (prefix: string) =>
+  readdirSync(dir)
+    .filter((f) => new RegExp(`^eval-${prefix}-seed-\\d+\\.jsonl$`).test(f))
+    .sort()
+    .map((f) => join(dir, f));
+const table = [
+  ["base", [join(dir, "eval-base.jsonl")]],
+  ["SFT", seeded("sft")],
+  ["LaTRO", seeded("latro")],
+] as const;
+const lines = [`| model | seeds | problems | ${METRICS.join(" | ")} |`, `| --- | --- | --- | ${METRICS.map(() => "---").join(" | ")} |`];
+for (const [name, files] of table) {
+  if (files.length === 0) continue;
+  const s = summarize([...files]);
+  lines.push(`| ${name} | ${s.seeds} | ${s.n} | ${s.cells.join(" | ")} |`);
+}
+const text = `${lines.join("\n")}\n`;
+writeFileSync(join(dir, "table.md"), text);
+process.stdout.write(text);
