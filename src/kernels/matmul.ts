@@ -4,7 +4,8 @@
 //   backward, input gradient    dx[BT, in]  = dy[BT, out] · W[out, in]      NN  (M=BT, N=in,  K=out)
 //   backward, weight gradient   dW[out, in] += dy[BT, out]ᵀ · x[BT, in]     TN  (M=out, N=in, K=BT), accumulate
 //
-// A and B may be stored as f16 (weights) where the adapter has shader-f16; C and bias are f32.
+// A and B may be stored as f16 (weights, where the adapter has shader-f16) or bf16 (weights, any adapter:
+// pairs packed in u32 words, widened exactly by a shift); C and bias are f32.
 // Variants, picked here: vec4 loads when every group of 4 along a contiguous dimension is aligned, else
 // scalar loads; `matmul_tiled` (workgroup-memory tiles) on GPUs, `matmul_direct` on CPU Vulkan (lavapipe),
 // where workgroup memory and barriers cost more than they save (see the kernel header).
@@ -17,7 +18,7 @@ import { kernel } from "../gpu/kernel.ts";
 import { type Binding, dispatch } from "../gpu/recorder.ts";
 import { checkDims, checkDistinct, checkSize, params } from "./launch.ts";
 
-export type MatmulDType = "f32" | "f16";
+export type MatmulDType = "f32" | "f16" | "bf16";
 
 export interface MatmulShape {
   M: number;
@@ -41,7 +42,7 @@ export interface MatmulShape {
   accumulate?: boolean;
   /** Scale of the product (not of bias or the accumulated C); default 1. */
   alpha?: number;
-  /** Storage type of A / B (f16 needs shader-f16); default f32. */
+  /** Storage type of A / B (f16 needs shader-f16; bf16 is read exactly on any adapter); default f32. */
   aType?: MatmulDType;
   bType?: MatmulDType;
   /** Kernel choice; default by adapter ("direct" on CPU Vulkan, else "tiled"). */
@@ -79,11 +80,11 @@ export function matmul({ a, b, c, bias }: { a: Buf; b: Buf; c: Buf; bias?: Buf }
   const bType = shape.bType ?? "f32";
   checkDims("matmul", { M, N, K, batch });
   for (const [name, t] of [["aType", aType], ["bType", bType]] as const) {
-    if (t !== "f32" && t !== "f16") throw new Error(`matmul: ${name} must be "f32" or "f16", got ${t}`);
+    if (t !== "f32" && t !== "f16" && t !== "bf16") throw new Error(`matmul: ${name} must be "f32", "f16" or "bf16", got ${t}`);
     if (t === "f16" && !gpu().hasF16) throw new Error(`matmul: ${name} "f16" needs the shader-f16 feature, which this adapter lacks`);
   }
-  const eA = aType === "f16" ? 2 : 4;
-  const eB = bType === "f16" ? 2 : 4;
+  const eA = aType === "f32" ? 4 : 2;
+  const eB = bType === "f32" ? 4 : 2;
   // Stored shapes: A [ra, ca], B [rb, cb], C [M, N].
   const [ra, ca] = transA ? [K, M] : [M, K];
   const [rb, cb] = transB ? [N, K] : [K, N];
@@ -173,6 +174,15 @@ export function matmul({ a, b, c, bias }: { a: Buf; b: Buf; c: Buf; bias?: Buf }
 
 /** Template definitions of the storage type and load expressions for operand `X` (see the kernel header). */
 function loaders(X: "A" | "B", t: MatmulDType, vec: boolean): Record<string, string> {
+  if (t === "bf16") {
+    if (vec) return { [`${X}_ELEM`]: "vec2<u32>", [`${X}4`]: `bf16x4(${X}[i / 4u])` };
+    // Element j of a packed array: the low half of word j/2 for even j; clamped into the binding.
+    const el = (j: number) => {
+      const idx = j === 0 ? "i" : `min(i + ${j}u, 2u * arrayLength(&${X}) - 1u)`;
+      return `bf16at(${X}[${idx} / 2u], ${idx})`;
+    };
+    return { [`${X}_ELEM`]: "u32", [`${X}4`]: `vec4<f32>(${el(0)}, ${el(1)}, ${el(2)}, ${el(3)})` };
+  }
   if (vec) {
     return { [`${X}_ELEM`]: `vec4<${t}>`, [`${X}4`]: `vec4<f32>(${X}[i / 4u])` };
   }

@@ -4,7 +4,7 @@ import { gpu } from "../../src/gpu/device.ts";
 import { upload } from "../../src/gpu/recorder.ts";
 import { isCpuAdapter, matmul, type MatmulShape } from "../../src/kernels/matmul.ts";
 import { fromGpu, randn, relError, setupGpu, toGpu } from "../helpers.ts";
-import { matmulRef, roundF16 } from "../reference/matmul.ts";
+import { matmulRef, roundBf16, roundF16 } from "../reference/matmul.ts";
 
 await setupGpu(); // at load time: the test list depends on the adapter (MAIN below)
 
@@ -22,6 +22,17 @@ function toGpuF16(data: ArrayLike<number>): Buf {
   return b;
 }
 
+function toGpuBf16(data: ArrayLike<number>): Buf {
+  const bits = new Uint16Array(data.length + (data.length % 2)); // uploads are whole 4-byte words
+  for (let i = 0; i < data.length; i++) bits[i] = new Uint32Array(Float32Array.of(data[i]).buffer)[0] >>> 16;
+  const b = acquire(data.length * 2);
+  upload(b, bits);
+  return b;
+}
+
+const round = (x: Float64Array, t: MatmulShape["aType"]) => (t === "f16" ? roundF16(x) : t === "bf16" ? roundBf16(x) : x);
+const toGpuAs = (x: Float64Array, t: MatmulShape["aType"]) => (t === "f16" ? toGpuF16(x) : t === "bf16" ? toGpuBf16(x) : toGpu(x));
+
 /**
  * Runs one matmul on random inputs (C pre-filled, so unwritten and accumulated elements are checked too),
  * optionally under a lowered storage binding limit (`bindingLimit` bytes) so that operands go in windows.
@@ -38,14 +49,12 @@ async function check(shape: MatmulShape, opts: { bias?: boolean; seed?: number; 
   const nA = (batch - 1) * sA + (transA ? K : M) * lda;
   const nB = (batch - 1) * sB + (transB ? N : K) * ldb;
   const nC = (batch - 1) * sC + M * ldc;
-  let a = randn(nA, seed);
-  let b = randn(nB, seed + 1);
+  const a = round(randn(nA, seed), shape.aType);
+  const b = round(randn(nB, seed + 1), shape.bType);
   const c0 = randn(nC, seed + 2);
   const bias = opts.bias ? randn(N, seed + 3) : undefined;
-  if (shape.aType === "f16") a = roundF16(a);
-  if (shape.bType === "f16") b = roundF16(b);
-  const ag = shape.aType === "f16" ? toGpuF16(a) : toGpu(a);
-  const bg = shape.bType === "f16" ? toGpuF16(b) : toGpu(b);
+  const ag = toGpuAs(a, shape.aType);
+  const bg = toGpuAs(b, shape.bType);
   const cg = toGpu(c0);
   const biasg = bias && toGpu(bias);
   setBindingLimit(opts.bindingLimit);
@@ -128,6 +137,20 @@ test("f16 storage for A or B (weights), f32 accumulate, against f64 of the f16-r
     { M: 7, N: 13, K: 11, transA: true, aType: "f16", bType: "f16" },
   ];
   for (const s of cases) expect((await check({ ...s, variant: MAIN }, { bias: true })).err).toBeLessThan(TOL);
+}, COMPILE_MS);
+
+test("bf16 storage for A or B (weights), read exactly, against f64 of the bf16-rounded inputs", async () => {
+  const cases: [MatmulShape, number?][] = [
+    [{ M: 9, N: 20, K: 12, transB: true, bType: "bf16" }], // vec2<u32> loads (4 bf16)
+    [{ M: 7, N: 13, K: 11, transB: true, bType: "bf16" }], // scalar loads, odd element count
+    [{ M: 9, N: 20, K: 12, bType: "bf16" }], // NN (a linear layer's input gradient)
+    [{ M: 7, N: 13, K: 11, transA: true, aType: "bf16", bType: "bf16" }],
+    [{ M: 6, N: 300, K: 36, transB: true, bType: "bf16" }, 4096], // lm-head-like, Bᵀ in windows
+  ];
+  for (const [s, bindingLimit] of cases) {
+    const { err } = await check({ ...s, variant: MAIN }, { bias: true, bindingLimit });
+    if (!(err <= TOL)) throw new Error(`bf16 M=${s.M} N=${s.N} K=${s.K}: rel error ${err}`);
+  }
 }, COMPILE_MS);
 
 test("operands over the binding limit are split into windows (small binding limit)", async () => {
