@@ -10,6 +10,7 @@
 // back every CHECK_EVERY steps (to stop once every row has stopped) and at the end. Uniforms for
 // sampling come from the caller's seeded Rng, so a seed fixes the output. Temperature 0 is greedy.
 // After a row's first stop token the rest of the row is pad (log-prob 0).
+import { storageType } from "../autograd/ops/lora.ts";
 import { scopeAsync } from "../autograd/scope.ts";
 import { noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
@@ -106,12 +107,22 @@ export async function generate(model: Transformer, prompts: Int32Array, B: numbe
     };
     const W = (name: string) => model.p(name).buf;
     const bias = (name: string) => model.optional(name)?.buf;
-    const lin = (inp: Tensor, out: Tensor, w: string, b?: string) =>
-      matmul({ a: inp.buf, b: W(w), c: out.buf, bias: b ? bias(b) : undefined }, { M: B, N: out.shape[1], K: inp.shape[1], transB: true });
-    const unembed = model.unembedding.buf;
+    // A projection of the decoded rows: x·Wᵀ (+ b) over W in its storage dtype, plus s·(x·Aᵀ)·Bᵀ where adapted.
+    const loraU = model.adapters && new Tensor([B, model.adapters.lora.r]);
+    const lin = (inp: Tensor, out: Tensor, w: string, b?: string) => {
+      const [M, N, K] = [B, out.shape[1], inp.shape[1]];
+      matmul({ a: inp.buf, b: W(w), c: out.buf, bias: b ? bias(b) : undefined }, { M, N, K, transB: true, bType: storageType(model.p(w)) });
+      const ad = model.adapters?.of(w.slice(0, -".weight".length));
+      if (!ad || !loraU) return;
+      matmul({ a: inp.buf, b: ad.A.buf, c: loraU.buf }, { M, N: ad.A.shape[0], K, transB: true });
+      matmul({ a: loraU.buf, b: ad.B.buf, c: out.buf }, { M, N, K: ad.A.shape[0], transB: true, alpha: model.adapters!.scale, accumulate: true });
+    };
+    const unembedding = model.unembedding;
+    const unembed = unembedding.buf;
+    const embedTable = model.p("model.embed_tokens.weight");
 
     const sampleNext = (s: number, hidden: Tensor) => {
-      matmul({ a: hidden.buf, b: unembed, c: logits.buf }, { M: B, N: V, K: C, transB: true });
+      matmul({ a: hidden.buf, b: unembed, c: logits.buf }, { M: B, N: V, K: C, transB: true, bType: storageType(unembedding) });
       upload(uniforms.buf, Float32Array.from({ length: B }, () => o.rng.next()));
       sample({ logits: logits.buf, uniforms: uniforms.buf, out: token.buf, logprob: logprob.buf }, { B, V, temperature: o.temperature, topK: o.topK, topP: o.topP });
       const col = { rows: B, cols: 1, srcStride: 1, dstStride: L, dstOffset: s };
@@ -125,7 +136,7 @@ export async function generate(model: Transformer, prompts: Int32Array, B: numbe
     for (let s = 1; s < L; s++) {
       const t = Tp + s - 1; // cache slot of the token sampled at step s − 1
       upload(pos.buf, Int32Array.from({ length: B }, (_, b) => t - validStartHost[b]));
-      embeddingForward(x.buf, token.buf, W("model.embed_tokens.weight"), { N: B, V, C });
+      embeddingForward(x.buf, token.buf, embedTable.buf, { N: B, V, C }, storageType(embedTable));
       for (let i = 0; i < c.numLayers; i++) {
         const l = `model.layers.${i}.`;
         rmsnormForward(scratch.h.buf, scratch.rstd.buf, x.buf, W(`${l}input_layernorm.weight`), { N: B, C, eps: c.rmsNormEps });

@@ -5,11 +5,14 @@
 //   per layer:  x = x + o_proj(ropeAttention(q, k, v))  with q, k, v = proj(rmsnorm(x))
 //               x = x + down(swiglu(gate(h), up(h)))    with h = rmsnorm(x)
 //   h = rmsnorm(x); logprob[t] = log softmax(h[t]·Wᵀ)[target[t]]   (W = lm_head or tied embedding)
+// With LoRA adapters (lora.ts), every adapted projection is x·Wᵀ + s·(x·Aᵀ)·Bᵀ over a frozen W;
+// `withoutAdapters()` is the same model with them off (the KL reference π₀, no second copy of a weight).
 import { add } from "../autograd/ops/add.ts";
 import { ropeAttention } from "../autograd/ops/attention.ts";
 import { tokenLogprobs } from "../autograd/ops/classifier.ts";
 import { embedding } from "../autograd/ops/embedding.ts";
 import { linear } from "../autograd/ops/linear.ts";
+import { loraLinear } from "../autograd/ops/lora.ts";
 import { rmsnorm } from "../autograd/ops/rmsnorm.ts";
 import { swiglu } from "../autograd/ops/swiglu.ts";
 import { scope } from "../autograd/scope.ts";
@@ -18,6 +21,7 @@ import { Tensor } from "../autograd/tensor.ts";
 import { ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
 import { checkSequenceLength, type ModelConfig } from "./config.ts";
+import { dropoutSeed, type LoraAdapters } from "./lora.ts";
 import { parameterSpecs } from "./weights.ts";
 
 export type KVHook = (layer: number, k: Tensor, v: Tensor) => void;
@@ -25,10 +29,17 @@ export type KVHook = (layer: number, k: Tensor, v: Tensor) => void;
 export class Transformer {
   /** [D/2] inverse RoPE frequencies (Llama-3 scaling applied), uploaded once. */
   readonly invFreq: Tensor;
+  /**
+   * Seed of the LoRA dropout masks of the next forward passes that record gradients (the trainer
+   * sets one per micro-batch); passes without gradients never drop.
+   */
+  dropoutSeed = 0;
 
   constructor(
     readonly config: ModelConfig,
     readonly params: Map<string, Tensor>,
+    /** LoRA adapters over frozen base weights; undefined for full fine-tuning or inference. */
+    readonly adapters?: LoraAdapters,
   ) {
     for (const spec of parameterSpecs(config)) {
       const p = params.get(spec.name);
@@ -54,6 +65,16 @@ export class Transformer {
   /** Parameters in `parameterSpecs` order (the optimizer's and the checkpoint's order). */
   parameters(): Tensor[] {
     return parameterSpecs(this.config).map((s) => this.params.get(s.name)!);
+  }
+
+  /** What training updates: the adapters' A and B with LoRA, else every parameter. */
+  trainableParameters(): Tensor[] {
+    return this.adapters ? this.adapters.parameters() : this.parameters();
+  }
+
+  /** The same weights without the adapters (shares every tensor; copies nothing). */
+  withoutAdapters(): Transformer {
+    return new Transformer(this.config, this.params);
   }
 
   p(name: string): Tensor {
@@ -91,19 +112,29 @@ export class Transformer {
     return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets);
   }
 
+  /** The projection `module` (e.g. model.layers.0.mlp.up_proj) of x: linear, or LoRA where adapted. */
+  private project(x: Tensor, module: string): Tensor {
+    const w = this.p(`${module}.weight`);
+    const b = this.optional(`${module}.bias`);
+    const ad = this.adapters?.of(module);
+    if (!ad) return linear(x, w, b);
+    const p = isGradEnabled() ? this.adapters!.lora.dropout : 0;
+    return loraLinear(x, w, b, { A: ad.A, B: ad.B, scale: this.adapters!.scale }, { p, seed: dropoutSeed(this.dropoutSeed, ad.spec) });
+  }
+
   private layer(i: number, x: Tensor, batch: TokenBatch, onKV?: KVHook): Tensor {
     const c = this.config;
     const l = `model.layers.${i}.`;
     const h = rmsnorm(x, this.p(`${l}input_layernorm.weight`), c.rmsNormEps);
-    const q = linear(h, this.p(`${l}self_attn.q_proj.weight`), this.optional(`${l}self_attn.q_proj.bias`));
-    const k = linear(h, this.p(`${l}self_attn.k_proj.weight`), this.optional(`${l}self_attn.k_proj.bias`));
-    const v = linear(h, this.p(`${l}self_attn.v_proj.weight`), this.optional(`${l}self_attn.v_proj.bias`));
+    const q = this.project(h, `${l}self_attn.q_proj`);
+    const k = this.project(h, `${l}self_attn.k_proj`);
+    const v = this.project(h, `${l}self_attn.v_proj`);
     const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
     const a = ropeAttention(q, k, v, batch.positions, this.invFreq, batch.validStart, dims);
     onKV?.(i, k, v);
-    x = add(x, linear(a, this.p(`${l}self_attn.o_proj.weight`), this.optional(`${l}self_attn.o_proj.bias`)));
+    x = add(x, this.project(a, `${l}self_attn.o_proj`));
     const h2 = rmsnorm(x, this.p(`${l}post_attention_layernorm.weight`), c.rmsNormEps);
-    const m = swiglu(linear(h2, this.p(`${l}mlp.gate_proj.weight`)), linear(h2, this.p(`${l}mlp.up_proj.weight`)));
-    return add(x, linear(m, this.p(`${l}mlp.down_proj.weight`)));
+    const m = swiglu(this.project(h2, `${l}mlp.gate_proj`), this.project(h2, `${l}mlp.up_proj`));
+    return add(x, this.project(m, `${l}mlp.down_proj`));
   }
 }
