@@ -93,10 +93,16 @@ export interface LoraPair {
   B: Tensor;
 }
 
+/** What a projection needs to apply its adapter: the pair, s = alpha / r, lora_dropout and its spec. */
+export interface ProjectionAdapter extends LoraPair {
+  scale: number;
+  dropout: number;
+  spec: LoraSpec;
+}
+
 /** The adapters of a model: one A/B pair per adapted module, all sharing scale and dropout. */
 export class LoraAdapters {
   readonly scale: number;
-  private readonly specOf: ReadonlyMap<string, LoraSpec>;
 
   constructor(
     readonly lora: LoraConfig,
@@ -104,7 +110,6 @@ export class LoraAdapters {
     readonly pairs: ReadonlyMap<string, LoraPair>,
   ) {
     this.scale = lora.alpha / lora.r;
-    this.specOf = new Map(specs.map((s) => [s.module, s]));
     for (const s of specs) {
       const p = pairs.get(s.module);
       if (!p) throw new Error(`LoraAdapters: no adapter for ${s.module}`);
@@ -114,10 +119,15 @@ export class LoraAdapters {
     }
   }
 
-  /** The adapter of `module` with its spec, or undefined when the module is not adapted. */
-  of(module: string): (LoraPair & { spec: LoraSpec }) | undefined {
-    const spec = this.specOf.get(module);
-    return spec && { ...this.pairs.get(module)!, spec };
+  /** The adapters of layer `layer`'s adapted projections, by projection name. */
+  ofLayer(layer: number): Partial<Record<LoraTargetModule, ProjectionAdapter>> {
+    const out: Partial<Record<LoraTargetModule, ProjectionAdapter>> = {};
+    for (const spec of this.specs) {
+      if (spec.layer !== layer) continue;
+      const { A, B } = this.pairs.get(spec.module)!;
+      out[LORA_TARGET_MODULES[spec.kind]] = { A, B, scale: this.scale, dropout: this.lora.dropout, spec };
+    }
+    return out;
   }
 
   /** A and B of every adapter in spec order (the optimizer's and the checkpoint's order). */

@@ -1,37 +1,46 @@
-// The decoder-only transformer shared by Llama, Mistral, Qwen2 and Phi-3 (see config.ts), as autograd
-// ops over GPU tensors. Parameters carry their Hugging Face names (weights.ts `parameterSpecs`).
+// The decoder-only transformer shared by Llama, Mistral, Qwen2 and Phi-3 (see config.ts) over GPU
+// tensors. Parameters carry their Hugging Face names (weights.ts `parameterSpecs`).
 //
-//   x = embed(ids)                                     [B·T, C]
-//   per layer:  x = x + o_proj(ropeAttention(q, k, v))  with q, k, v = proj(rmsnorm(x))
+//   x = embed(ids)                                     [N, C]
+//   per layer (layer.ts `decoderLayer`, written once):
+//               x = x + o_proj(ropeAttention(q, k, v))  with q, k, v = proj(rmsnorm(x))
 //               x = x + down(swiglu(gate(h), up(h)))    with h = rmsnorm(x)
 //   h = rmsnorm(x); logprob[t] = log softmax(h[t]·Wᵀ)[target[t]]   (W = lm_head or tied embedding)
+//
+// Three ways to run it, one layer definition: `logprobs`/`hidden` over a token batch with the autograd
+// ops (training and scoring, forward-ops.ts); `prefill`, the same under noGrad that also fills a KV
+// cache; `decodeStep`, one token per row against the cache into its preallocated buffers
+// (decode-ops.ts). Prefill and decode step return next-token logits [B, V].
+//
 // With LoRA adapters (lora.ts), every adapted projection is x·Wᵀ + s·(x·Aᵀ)·Bᵀ over a frozen W;
-// `withoutAdapters()` is the same model with them off (the KL reference π₀, no second copy of a weight).
-import { add } from "../autograd/ops/add.ts";
-import { ropeAttention } from "../autograd/ops/attention.ts";
-import { tokenLogprobs } from "../autograd/ops/classifier.ts";
+// `withoutAdapters()` is the same model with them off (the KL reference π₀: no second copy of a weight).
 import { embedding } from "../autograd/ops/embedding.ts";
-import { linear } from "../autograd/ops/linear.ts";
-import { loraLinear } from "../autograd/ops/lora.ts";
-import { rmsnorm } from "../autograd/ops/rmsnorm.ts";
-import { swiglu } from "../autograd/ops/swiglu.ts";
+import { tokenLogprobs } from "../autograd/ops/classifier.ts";
 import { scope } from "../autograd/scope.ts";
-import { isGradEnabled } from "../autograd/tape.ts";
+import { isGradEnabled, noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
+import { stridedCopy } from "../kernels/copy.ts";
+import { storageType } from "../autograd/ops/lora.ts";
+import { embeddingForward } from "../kernels/embedding.ts";
 import { ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
 import { checkSequenceLength, type ModelConfig } from "./config.ts";
-import { dropoutSeed, type LoraAdapters } from "./lora.ts";
+import { DecodeOps, linearInto } from "./decode-ops.ts";
+import { ForwardOps } from "./forward-ops.ts";
+import type { KVCache } from "./kv-cache.ts";
+import { decoderLayer, type LayerWeights, layerWeights } from "./layer.ts";
+import type { LoraAdapters } from "./lora.ts";
 import { parameterSpecs } from "./weights.ts";
-
-export type KVHook = (layer: number, k: Tensor, v: Tensor) => void;
 
 export class Transformer {
   /** [D/2] inverse RoPE frequencies (Llama-3 scaling applied), uploaded once. */
   readonly invFreq: Tensor;
+  /** Each layer's parameters, resolved once. */
+  private readonly layers: LayerWeights[];
+  private disposed = false;
   /**
-   * Seed of the LoRA dropout masks of the next forward passes that record gradients (the trainer
-   * sets one per micro-batch); passes without gradients never drop.
+   * Seed of the LoRA dropout masks of the following forward passes that record gradients (the
+   * trainer sets one per micro-batch); passes without gradients never drop.
    */
   dropoutSeed = 0;
 
@@ -60,6 +69,9 @@ export class Transformer {
       }),
       [config.headDim / 2],
     ).keep();
+    this.layers = Array.from({ length: config.numLayers }, (_, i) =>
+      layerWeights(i, (n) => this.p(n), (n) => this.optional(n), adapters),
+    );
   }
 
   /** Parameters in `parameterSpecs` order (the optimizer's and the checkpoint's order). */
@@ -72,7 +84,7 @@ export class Transformer {
     return this.adapters ? this.adapters.parameters() : this.parameters();
   }
 
-  /** The same weights without the adapters (shares every tensor; copies nothing). */
+  /** The same weights without the adapters: shares every tensor, copies nothing (dispose only the owner). */
   withoutAdapters(): Transformer {
     return new Transformer(this.config, this.params);
   }
@@ -92,19 +104,9 @@ export class Transformer {
     return this.config.tieWordEmbeddings ? this.p("model.embed_tokens.weight") : this.p("lm_head.weight");
   }
 
-  /**
-   * Final hidden states [B·T, C] (after the last RMSNorm). `onKV` sees each layer's rotated keys and
-   * values [B·T, Hkv·D] (generation copies them into its KV cache).
-   */
-  hidden(batch: TokenBatch, onKV?: KVHook): Tensor {
-    const c = this.config;
-    checkSequenceLength(c, batch.T);
-    let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
-    for (let i = 0; i < c.numLayers; i++) {
-      // Under noGrad, each layer's intermediates are freed as soon as the layer is done.
-      x = isGradEnabled() ? this.layer(i, x, batch, onKV) : scope(() => this.layer(i, x, batch, onKV));
-    }
-    return rmsnorm(x, this.p("model.norm.weight"), c.rmsNormEps);
+  /** Final hidden states [B·T, C] (after the last RMSNorm). */
+  hidden(batch: TokenBatch): Tensor {
+    return this.forward(batch);
   }
 
   /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
@@ -112,29 +114,76 @@ export class Transformer {
     return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets);
   }
 
-  /** The projection `module` (e.g. model.layers.0.mlp.up_proj) of x: linear, or LoRA where adapted. */
-  private project(x: Tensor, module: string): Tensor {
-    const w = this.p(`${module}.weight`);
-    const b = this.optional(`${module}.bias`);
-    const ad = this.adapters?.of(module);
-    if (!ad) return linear(x, w, b);
-    const p = isGradEnabled() ? this.adapters!.lora.dropout : 0;
-    return loraLinear(x, w, b, { A: ad.A, B: ad.B, scale: this.adapters!.scale }, { p, seed: dropoutSeed(this.dropoutSeed, ad.spec) });
+  /**
+   * Runs the prompts `batch` (left-padded, [U, T]) under noGrad into `cache` (B = U·repeats rows:
+   * prompt u fills rows u·repeats … u·repeats + repeats − 1) and returns the next-token logits
+   * [B, V] (the cache's buffer, overwritten by the next step).
+   */
+  prefill(batch: TokenBatch, cache: KVCache, repeats = 1): Tensor {
+    this.checkLive("prefill");
+    cache.begin(batch.validStartHost, batch.T, repeats);
+    const { B, T } = batch;
+    const C = this.config.hiddenSize;
+    const { x, logits } = cache.scratch;
+    scope(() => {
+      const h = noGrad(() => this.forward(batch, cache));
+      // Each prompt's last hidden state goes to every row it fills.
+      for (let j = 0; j < repeats; j++) {
+        stridedCopy(h.buf, x.buf, { rows: B, cols: C, srcOffset: (T - 1) * C, srcStride: T * C, dstOffset: j * C, dstStride: repeats * C });
+      }
+    });
+    linearInto(logits, x, this.unembedding);
+    return logits;
   }
 
-  private layer(i: number, x: Tensor, batch: TokenBatch, onKV?: KVHook): Tensor {
+  /**
+   * One token per row (`tokens` i32 [B], at slot `cache.length`) through every layer against the
+   * cache; returns the next-token logits [B, V] (the cache's buffer). Allocates no GPU memory.
+   */
+  decodeStep(tokens: Tensor, cache: KVCache): Tensor {
+    this.checkLive("decodeStep");
+    const { B } = cache;
+    if (tokens.dtype !== "i32" || tokens.size !== B) throw new Error(`decodeStep: tokens must be i32 [${B}], got ${tokens.dtype} [${tokens.shape}]`);
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    const { x, logits } = cache.scratch;
+    cache.beginStep();
+    const table = this.p("model.embed_tokens.weight");
+    embeddingForward(x.buf, tokens.buf, table.buf, { N: B, V, C }, storageType(table));
+    const ops = new DecodeOps(this.config, cache, this.invFreq);
+    for (let i = 0; i < this.config.numLayers; i++) decoderLayer(ops, i, this.layers[i], x);
+    linearInto(logits, ops.norm(x, this.p("model.norm.weight")), this.unembedding);
+    cache.endStep();
+    return logits;
+  }
+
+  /** Releases the parameters (and their gradients) and every buffer the model keeps. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.params.values()) {
+      p.grad?.release();
+      p.grad = undefined;
+      p.release();
+    }
+    this.adapters?.release();
+    this.invFreq.release();
+  }
+
+  private forward(batch: TokenBatch, cache?: KVCache): Tensor {
+    this.checkLive("forward");
     const c = this.config;
-    const l = `model.layers.${i}.`;
-    const h = rmsnorm(x, this.p(`${l}input_layernorm.weight`), c.rmsNormEps);
-    const q = this.project(h, `${l}self_attn.q_proj`);
-    const k = this.project(h, `${l}self_attn.k_proj`);
-    const v = this.project(h, `${l}self_attn.v_proj`);
-    const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    const a = ropeAttention(q, k, v, batch.positions, this.invFreq, batch.validStart, dims);
-    onKV?.(i, k, v);
-    x = add(x, this.project(a, `${l}self_attn.o_proj`));
-    const h2 = rmsnorm(x, this.p(`${l}post_attention_layernorm.weight`), c.rmsNormEps);
-    const m = swiglu(this.project(h2, `${l}mlp.gate_proj`), this.project(h2, `${l}mlp.up_proj`));
-    return add(x, this.project(m, `${l}mlp.down_proj`));
+    checkSequenceLength(c, batch.T);
+    const ops = new ForwardOps(c, batch, this.invFreq, cache, this.dropoutSeed);
+    let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
+    for (let i = 0; i < c.numLayers; i++) {
+      const layer = () => decoderLayer(ops, i, this.layers[i], x);
+      // Under noGrad, each layer's intermediates are freed as soon as the layer is done.
+      x = isGradEnabled() ? layer() : scope(layer);
+    }
+    return ops.norm(x, this.p("model.norm.weight"));
+  }
+
+  private checkLive(what: string): void {
+    if (this.disposed) throw new Error(`Transformer: ${what} after dispose()`);
   }
 }
