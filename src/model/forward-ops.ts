@@ -1,14 +1,14 @@
 // The layer's steps as autograd ops over a whole token batch [B·T, ·] (training, scoring, prefill):
 // each step returns fresh tensors and, when grad is enabled, records its backward on the tape. With a
 // KV cache, attention also stores each layer's rotated keys and values in it (prefill). An adapted
-// projection is a LoRA op over its frozen weight; its dropout acts only in passes that record gradients.
+// projection is a LoRA op over its frozen weight; its dropout acts only in training passes (those given a
+// dropout seed), also inside a checkpointed layer's no-grad forward, so that its recompute matches.
 import { add } from "../autograd/ops/add.ts";
 import { ropeAttention } from "../autograd/ops/attention.ts";
 import { linear } from "../autograd/ops/linear.ts";
 import { loraLinear } from "../autograd/ops/lora.ts";
 import { rmsnorm } from "../autograd/ops/rmsnorm.ts";
 import { swiglu } from "../autograd/ops/swiglu.ts";
-import { isGradEnabled } from "../autograd/tape.ts";
 import type { Tensor } from "../autograd/tensor.ts";
 import type { TokenBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
@@ -22,15 +22,15 @@ export class ForwardOps implements LayerOps {
     private readonly batch: TokenBatch,
     private readonly invFreq: Tensor,
     private readonly cache?: KVCache,
-    /** Seed of this pass's LoRA dropout masks. */
-    private readonly passSeed = 0,
+    /** Seed of this pass's LoRA dropout masks; undefined: no dropout (inference, scoring). */
+    private readonly passSeed?: number,
   ) {}
 
   /** x·Wᵀ (+ b), plus the LoRA update where the projection is adapted. */
   private project(x: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor {
     if (!lora) return linear(x, w, b);
-    const p = isGradEnabled() ? lora.dropout : 0;
-    return loraLinear(x, w, b, lora, { p, seed: dropoutSeed(this.passSeed, lora.spec) });
+    if (this.passSeed === undefined) return loraLinear(x, w, b, lora);
+    return loraLinear(x, w, b, lora, { p: lora.dropout, seed: dropoutSeed(this.passSeed, lora.spec) });
   }
 
   norm(x: Tensor, w: Tensor): Tensor {

@@ -17,7 +17,7 @@
 import { embedding } from "../autograd/ops/embedding.ts";
 import { tokenLogprobs } from "../autograd/ops/classifier.ts";
 import { scope } from "../autograd/scope.ts";
-import { isGradEnabled, noGrad } from "../autograd/tape.ts";
+import { checkpoint, isGradEnabled, noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { storageType } from "../autograd/ops/lora.ts";
@@ -43,6 +43,11 @@ export class Transformer {
    * trainer sets one per micro-batch); passes without gradients never drop.
    */
   dropoutSeed = 0;
+  /**
+   * Activation checkpointing (--gradient-checkpointing): passes that record gradients keep only each
+   * layer's input and recompute the layer in the backward.
+   */
+  gradientCheckpointing = false;
 
   constructor(
     readonly config: ModelConfig,
@@ -173,12 +178,15 @@ export class Transformer {
     this.checkLive("forward");
     const c = this.config;
     checkSequenceLength(c, batch.T);
-    const ops = new ForwardOps(c, batch, this.invFreq, cache, this.dropoutSeed);
+    const ops = new ForwardOps(c, batch, this.invFreq, cache, isGradEnabled() ? this.dropoutSeed : undefined);
     let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
     for (let i = 0; i < c.numLayers; i++) {
-      const layer = () => decoderLayer(ops, i, this.layers[i], x);
+      const w = this.layers[i];
+      const layer = (input: Tensor) => decoderLayer(ops, i, w, input);
       // Under noGrad, each layer's intermediates are freed as soon as the layer is done.
-      x = isGradEnabled() ? layer() : scope(layer);
+      if (!isGradEnabled()) x = scope(() => layer(x));
+      else if (this.gradientCheckpointing) x = checkpoint(x, trainableTensors(w), layer);
+      else x = layer(x);
     }
     return ops.norm(x, this.p("model.norm.weight"));
   }
@@ -186,4 +194,11 @@ export class Transformer {
   private checkLive(what: string): void {
     if (this.disposed) throw new Error(`Transformer: ${what} after dispose()`);
   }
+}
+
+/** The tensors of a layer that need gradients: its weights (full fine-tuning) or its adapters. */
+function trainableTensors(w: LayerWeights): Tensor[] {
+  const { lora, ...weights } = w;
+  const adapters = Object.values(lora).flatMap((a) => (a ? [a.A, a.B] : []));
+  return [...Object.values(weights), ...adapters].filter((t): t is Tensor => t !== undefined && t.requiresGrad);
 }
