@@ -19,6 +19,9 @@
 //     unused;
 //   - logging_steps: 1. The original logs every update whatever logging_steps says; here the
 //     console summary follows logging_steps and metrics.jsonl still gets every update.
+// Fields of our own (the original trains every weight with DeepSpeed ZeRO-3 over 8 GPUs): LoRA
+// (lora_r and friends, PEFT's LoraConfig names and defaults), gradient_checkpointing (the original's
+// TrainingArguments flag) and memory_budget (GB the memory plan must fit, src/latro/memory-plan.ts).
 //
 // Episodes follow TRL's RLOO accounting, which the original inherits: an episode is one sampled
 // rationale, `total_episodes` defaults to num_train_epochs × (training prompts), and an update
@@ -27,6 +30,7 @@
 // prompts; `deriveSchedule` reports the real count as `promptEpochs`.
 import type { ArgsDef } from "citty";
 import * as v from "valibot";
+import { LORA_TARGET_MODULES, type LoraConfig } from "../model/lora.ts";
 import { LR_SCHEDULER_TYPES, type LrSchedule } from "./schedule.ts";
 
 /** The original's default `stop_seqs`: answer templates that end a rationale. */
@@ -124,6 +128,11 @@ function choice<const T extends readonly string[]>(options: T) {
 function textList() {
   const allowed = "a list of strings";
   return v.pipe(v.unknown(), listFromText, v.array(v.string(allowed), allowed));
+}
+
+function moduleList() {
+  const allowed = `a non-empty list of ${LORA_TARGET_MODULES.join(", ")}`;
+  return v.pipe(v.unknown(), listFromText, v.array(v.picklist(LORA_TARGET_MODULES, allowed), allowed), v.minLength(1, allowed));
 }
 
 function tokenIdList() {
@@ -266,6 +275,29 @@ export const TrainConfigSchema = v.object({
   maxGradNorm: field(
     v.optional(numberAtLeast(0), 0),
     "Clip the global gradient norm to this; 0 = no clipping (as the original).",
+  ),
+
+  // Memory: LoRA, activation checkpointing, the budget the memory plan must fit.
+  loraR: field(
+    v.optional(v.nullable(integerAtLeast(1)), null),
+    "LoRA rank; set to train LoRA adapters over the frozen base (kept in its checkpoint dtype) instead of every weight.",
+  ),
+  loraAlpha: field(v.optional(positiveNumber(), 8), "LoRA alpha: the update is scaled by lora_alpha / lora_r (PEFT's default 8)."),
+  loraDropout: field(
+    v.optional(v.pipe(v.unknown(), numberFromText, v.number("a number in [0, 1)"), v.minValue(0, "a number in [0, 1)"), v.ltValue(1, "a number in [0, 1)")), 0),
+    "Dropout on the LoRA adapters' input during training passes (PEFT's lora_dropout).",
+  ),
+  loraTargetModules: field(
+    v.optional(moduleList(), [...LORA_TARGET_MODULES]),
+    "Projections that get adapters (comma-separated).",
+  ),
+  gradientCheckpointing: field(
+    v.optional(flag(), false),
+    "Keep only each layer's input in the training forward and recompute the layer in backward.",
+  ),
+  memoryBudget: field(
+    v.optional(positiveNumber(), 24),
+    "GB of GPU memory the run may plan to use; a run whose memory plan exceeds it stops before loading weights.",
   ),
 });
 
@@ -460,4 +492,10 @@ export function deriveSchedule(config: TrainConfig, trainPrompts: number): Train
 /** The run name: run_name, or {exp_name}__{seed}__{unix seconds} as the original. */
 export function runName(config: TrainConfig, startUnixSeconds: number): string {
   return config.runName ?? `${config.expName}__${config.seed}__${Math.floor(startUnixSeconds)}`;
+}
+
+/** The run's LoRA configuration, or null when lora_r is unset (full fine-tuning). */
+export function loraConfigOf(config: TrainConfig): LoraConfig | null {
+  if (config.loraR === null) return null;
+  return { r: config.loraR, alpha: config.loraAlpha, dropout: config.loraDropout, targetModules: config.loraTargetModules };
 }
