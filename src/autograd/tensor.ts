@@ -31,13 +31,14 @@ export class Tensor {
   private released = false;
   kept = false;
 
-  constructor(shape: readonly number[], dtype: DType = "f32", storage?: Storage) {
+  /** `exact`: allocate exactly (parameters that live for the run) rather than from a pooled size class. */
+  constructor(shape: readonly number[], dtype: DType = "f32", storage?: Storage, opts: { exact?: boolean } = {}) {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`Tensor: bad shape [${shape.join(", ")}]`);
     }
     this.shape = shape;
     this.dtype = dtype;
-    this.storage = storage ?? { buf: acquire(numel(shape) * DTYPE_BYTES[dtype]), refs: 0 };
+    this.storage = storage ?? { buf: acquire(numel(shape) * DTYPE_BYTES[dtype], opts), refs: 0 };
     this.storage.refs++;
     track(this);
   }
@@ -88,19 +89,19 @@ export class Tensor {
   }
 
   /** A tensor over raw 16-bit storage (`f16` or `bf16` bits, as safetensors stores them). */
-  static fromBits(bits: Uint16Array, shape: readonly number[], dtype: "f16" | "bf16"): Tensor {
+  static fromBits(bits: Uint16Array, shape: readonly number[], dtype: "f16" | "bf16", opts: { exact?: boolean } = {}): Tensor {
     if (bits.length !== numel(shape)) throw new Error(`fromBits: ${bits.length} values for shape [${shape}]`);
-    const t = new Tensor(shape, dtype);
+    const t = new Tensor(shape, dtype, undefined, opts);
     const padded = new Uint16Array(Math.ceil(bits.length / 2) * 2); // whole 4-byte words, byteOffset 0
     padded.set(bits);
     upload(t.buf, padded);
     return t;
   }
 
-  static fromArray(data: ArrayLike<number>, shape: readonly number[], dtype: DType = "f32"): Tensor {
+  static fromArray(data: ArrayLike<number>, shape: readonly number[], dtype: DType = "f32", opts: { exact?: boolean } = {}): Tensor {
     if (dtype === "f16" || dtype === "bf16") throw new Error(`fromArray: use fromBits for ${dtype} storage`);
     if (data.length !== numel(shape)) throw new Error(`fromArray: ${data.length} values for shape [${shape}]`);
-    const t = new Tensor(shape, dtype);
+    const t = new Tensor(shape, dtype, undefined, opts);
     const typed = dtype === "i32" ? (data instanceof Int32Array ? data : Int32Array.from(data)) : data instanceof Float32Array ? data : Float32Array.from(data);
     upload(t.buf, typed);
     return t;

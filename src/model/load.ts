@@ -12,6 +12,9 @@ import { Transformer } from "./transformer.ts";
 import { readModelWeights } from "./weights.ts";
 import type { ModelConfig } from "./config.ts";
 
+/** Weights live for the run: exact allocations, not pooled size classes. */
+const EXACT = { exact: true };
+
 export interface LoadOptions {
   /** No gradients, weight matrices in their checkpoint dtype (see above); default false (all f32, trainable). */
   frozen?: boolean;
@@ -21,7 +24,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Tr
   const { config } = await openHfDir(dir);
   const params = new Map<string, Tensor>();
   for await (const t of readModelWeights(dir, config)) {
-    const p = (opts.frozen ? frozenTensor(t) : Tensor.fromArray(t.data, t.shape)).keep();
+    const p = (opts.frozen ? frozenTensor(t) : Tensor.fromArray(t.data, t.shape, "f32", EXACT)).keep();
     p.name = t.name;
     p.requiresGrad = !opts.frozen;
     params.set(t.name, p);
@@ -38,9 +41,9 @@ export function frozenDType(shape: readonly number[], dtype: LoadedTensor["dtype
 
 function frozenTensor(t: LoadedTensor): Tensor {
   const dtype = frozenDType(t.shape, t.dtype);
-  if (dtype === "f32") return Tensor.fromArray(t.data, t.shape);
+  if (dtype === "f32") return Tensor.fromArray(t.data, t.shape, "f32", EXACT);
   const n = t.shape.reduce((a, b) => a * b, 1);
-  return Tensor.fromBits(new Uint16Array(t.raw.buffer, t.raw.byteOffset, n), t.shape, dtype as "f16" | "bf16");
+  return Tensor.fromBits(new Uint16Array(t.raw.buffer, t.raw.byteOffset, n), t.shape, dtype as "f16" | "bf16", EXACT);
 }
 
 /** A frozen copy of `model` on the GPU (the KL reference π₀). */

@@ -155,7 +155,7 @@ export function initLora(config: ModelConfig, lora: LoraConfig, seed: number): L
 
 /** A kept, trainable f32 parameter named `name`. */
 export function trainable(data: Float32Array, shape: readonly number[], name: string): Tensor {
-  const t = Tensor.fromArray(data, shape).keep();
+  const t = Tensor.fromArray(data, shape, "f32", { exact: true }).keep();
   t.name = name;
   t.requiresGrad = true;
   return t;

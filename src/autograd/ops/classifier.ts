@@ -14,10 +14,15 @@ import { record, weightGrad } from "../tape.ts";
 import { Tensor } from "../tensor.ts";
 import { storageType } from "./lora.ts";
 
+/** Default bytes of one chunk of logits (under WebGPU's smallest maxStorageBufferBindingSize, 128 MiB). */
+export const CLASSIFIER_CHUNK_BYTES = 64 << 20;
+
+/** Rows of N whose [rows, V] f32 logits fit `limitBytes` (at least one). */
+export const rowsWithin = (N: number, V: number, limitBytes: number) => Math.max(1, Math.min(N, Math.floor(limitBytes / (V * 4))));
+
 /** Rows per chunk: the logits of a chunk stay within one binding and within `budgetBytes`. */
-export function classifierChunkRows(N: number, V: number, budgetBytes = 64 << 20): number {
-  const limit = Math.min(budgetBytes, gpu().limits.maxStorageBufferBindingSize);
-  return Math.max(1, Math.min(N, Math.floor(limit / (V * 4))));
+export function classifierChunkRows(N: number, V: number, budgetBytes = CLASSIFIER_CHUNK_BYTES): number {
+  return rowsWithin(N, V, Math.min(budgetBytes, gpu().limits.maxStorageBufferBindingSize));
 }
 
 export function tokenLogprobs(h: Tensor, w: Tensor, targets: Tensor, opts: { chunkRows?: number } = {}): Tensor {
