@@ -1,4 +1,4 @@
-// `bun run eval [--model DIR] [--dataset gsm8k] [--split test] [--limit N] [--maj-k K] [--out FILE]`:
+// `bun run eval [--model DIR] [--adapter DIR] [--dataset gsm8k] [--split test] [--limit N] [--maj-k K] [--out FILE]`:
 // greedy accuracy and maj@k self-consistency, with per-example JSON (query, responses, extracted
 // answers, verdict) and the accuracy printed and saved.
 import { type ArgsDef, defineCommand, runMain } from "citty";
@@ -8,12 +8,13 @@ import { loadDataset } from "../data/registry.ts";
 import { evaluateModel } from "../eval/evaluate.ts";
 import { ProgressBar } from "./progress.ts";
 import { DEFAULT_MODEL, loadRuntime, runCli } from "./runtime.ts";
-import { checkFlags, intArg, numberArg } from "./args.ts";
+import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
 
 export const evalCommand = defineCommand({
   meta: { name: "eval", description: "Greedy accuracy and maj@k of a model on a dataset split" },
   args: {
-    model: { type: "string", description: "model directory", default: DEFAULT_MODEL },
+    model: { type: "string", description: "model directory (the base model with --adapter)", default: DEFAULT_MODEL },
+    adapter: { type: "string", description: "a PEFT LoRA adapter directory (e.g. a LoRA run's checkpoint) applied over --model" },
     dataset: { type: "string", description: "gsm8k, gsm8k_8shot, arc_challenge, arith, jsonl:PATH", default: "gsm8k" },
     split: { type: "string", description: "train, val or test", default: "test" },
     limit: { type: "string", description: "evaluate the first N examples (0 = all)", default: "0" },
@@ -34,7 +35,7 @@ export const evalCommand = defineCommand({
       const batchSize = intArg("--batch-size", args["batch-size"], { min: 1 });
       const maxNewTokens = intArg("--max-new-tokens", args["max-new-tokens"], { min: 1 });
       const seed = intArg("--seed", args.seed, { min: 0 });
-      const { model, tokenizer } = await loadRuntime(args.model, { verbose: args.verbose });
+      const { model, tokenizer } = await loadRuntime(args.model, { verbose: args.verbose, adapter: args.adapter === undefined ? undefined : stringArg("--adapter", args.adapter) });
       const full = loadDataset(args.dataset, args.split);
       const dataset = limit > 0 ? { ...full, examples: full.examples.slice(0, limit) } : full;
       const total = dataset.examples.length * (1 + majK);

@@ -1,12 +1,16 @@
 // Checkpoints: OUTPUT_DIR/checkpoint-<step>/ holding the policy as an HF directory (loads unchanged in
-// transformers), optimizer.safetensors (AdamW moments), and trainer_state.json (step, episode, the
-// config). Data order and sampling are functions of (seed, step), so the step is the whole RNG and
+// transformers) or, for a LoRA run, as a PEFT adapter directory (adapter_config.json +
+// adapter_model.safetensors naming the base model, plus the tokenizer files), optimizer.safetensors
+// (AdamW moments), and trainer_state.json (step, episode, the config). Data order and sampling are functions of (seed, step), so the step is the whole RNG and
 // data position. Written into a temporary directory and renamed into place, so a kill during a save
 // never leaves a half-written checkpoint; `latest` names the newest complete one.
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { cp, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { copy } from "../gpu/recorder.ts";
+import { TOKENIZER_FILES } from "../model/hfdir.ts";
+import { ADAPTER_CONFIG, loadAdapter, saveAdapter } from "../model/peft.ts";
 import { readHeader, readTensor, writeSafetensors } from "../model/safetensors.ts";
-import { saveModel } from "../model/load.ts";
+import { loadModel, saveModel } from "../model/load.ts";
 import type { AdamW } from "../optim/adamw.ts";
 import type { Transformer } from "../model/transformer.ts";
 import type { TrainConfig } from "./config.ts";
@@ -32,7 +36,15 @@ export async function saveCheckpoint(outputDir: string, src: CheckpointSource, s
   const tmp = join(outputDir, `.${name}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(outputDir, { recursive: true });
-  await saveModel(src.policy, tmp, src.tokenizerDir);
+  if (src.policy.adapters) {
+    await saveAdapter(tmp, src.policy.adapters, resolve(src.config.model));
+    for (const name of TOKENIZER_FILES) {
+      const from = join(src.tokenizerDir, name);
+      if (await Bun.file(from).exists()) await cp(from, join(tmp, name));
+    }
+  } else {
+    await saveModel(src.policy, tmp, src.tokenizerDir);
+  }
   const opt = await src.optimizer.state();
   await writeSafetensors(
     join(tmp, "optimizer.safetensors"),
@@ -64,6 +76,24 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
   const s = (await file.json()) as Partial<TrainerState>;
   if (!Number.isInteger(s.step) || !Number.isInteger(s.episode)) throw new Error(`checkpoint ${dir}/trainer_state.json: step and episode must be integers`);
   return { step: s.step!, episode: s.episode! };
+}
+
+/** Copies the checkpoint's trained weights into `policy`: its adapters (LoRA runs) or every parameter. */
+export async function restorePolicy(dir: string, policy: Transformer): Promise<void> {
+  const isAdapter = await Bun.file(join(dir, ADAPTER_CONFIG)).exists();
+  if (isAdapter !== (policy.adapters !== undefined)) {
+    throw new Error(`checkpoint ${dir} holds ${isAdapter ? "a LoRA adapter" : "full weights"}, but this run ${policy.adapters ? "trains LoRA adapters" : "trains every weight"}; resume with the run's own flags`);
+  }
+  const source = isAdapter ? await loadAdapter(dir, policy.config) : await loadModel(dir);
+  const saved = source.parameters();
+  const into = policy.trainableParameters();
+  into.forEach((p, i) => {
+    const from = saved[i];
+    if (from.name !== p.name || from.size !== p.size) throw new Error(`checkpoint ${dir}: ${from.name} [${from.shape}] does not match the run's ${p.name} [${p.shape}]`);
+    copy(from.buf, 0, p.buf, 0, p.size * 4);
+  });
+  if ("dispose" in source) source.dispose();
+  else source.release();
 }
 
 export async function loadOptimizerState(dir: string, optimizer: AdamW, step: number): Promise<void> {

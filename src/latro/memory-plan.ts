@@ -26,6 +26,10 @@ import { capacityOf } from "../gpu/buffer.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { type LoraConfig, loraSpecs } from "../model/lora.ts";
 import { parameterSpecs } from "../model/weights.ts";
+import type { LatroExample } from "../data/example.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+import { loraConfigOf, type TrainConfig } from "./config.ts";
+import { encodeAnswer, encodeQuery } from "./prompts.ts";
 
 export type CheckpointDtype = "F32" | "F16" | "BF16";
 
@@ -180,7 +184,7 @@ export function memoryPlan(input: MemoryPlanInput): MemoryPlan {
 }
 
 export const GB = 1e9;
-const gb = (bytes: number) => `${(bytes / GB).toFixed(bytes < 10 * GB ? 2 : 1)} GB`;
+const gb = (bytes: number) => (bytes < 0.1 * GB ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / GB).toFixed(bytes < 10 * GB ? 2 : 1)} GB`);
 
 /** The plan as text: persistent lines, each phase, the peak. */
 export function formatMemoryPlan(plan: MemoryPlan): string {
@@ -211,4 +215,30 @@ export function checkMemoryBudget(plan: MemoryPlan, budgetGB: number): void {
     `the memory plan needs ${gb(plan.peak)}, over --memory-budget ${budgetGB} GB; the largest part is ${largest.name} ` +
       `(${gb(largest.bytes)}): shrink it with ${largest.remedy}, or raise --memory-budget if the GPU has the memory`,
   );
+}
+
+/** Training prompts whose encoded lengths stand for the run's (the longest of them is planned for). */
+const PROMPT_SAMPLE = 512;
+
+const DTYPE_OF: Record<ModelConfig["torchDtype"], CheckpointDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
+
+/**
+ * The plan of a LaTRO run: its config, the model's config.json (its torch_dtype is the weights'
+ * storage), and the longest prompt and answer among the first training examples.
+ */
+export function planForRun(config: TrainConfig, model: ModelConfig, tokenizer: Tokenizer, examples: readonly LatroExample[], hasF16: boolean): MemoryPlan {
+  const sample = examples.slice(0, PROMPT_SAMPLE);
+  return memoryPlan({
+    model,
+    weightDtype: DTYPE_OF[model.torchDtype],
+    hasF16,
+    lora: loraConfigOf(config),
+    gradientCheckpointing: config.gradientCheckpointing,
+    reference: config.klCoef > 0,
+    rolloutBatchSize: config.rolloutBatchSize,
+    microBatchSize: config.perDeviceTrainBatchSize,
+    promptLength: Math.max(1, ...sample.map((e) => encodeQuery(tokenizer, e).length)),
+    responseLength: config.responseLength,
+    answerLength: Math.max(1, ...sample.map((e) => encodeAnswer(tokenizer, e).length)),
+  });
 }

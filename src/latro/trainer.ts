@@ -31,7 +31,7 @@ export interface TrainerContext {
   config: TrainConfig;
   schedule: TrainSchedule;
   policy: Transformer;
-  /** Frozen copy of the initial weights; null when kl_coef = 0. */
+  /** π₀: the base with the adapters off (LoRA), or a frozen copy of the initial weights; null when kl_coef = 0. */
   reference: Transformer | null;
   tokenizer: Tokenizer;
   train: readonly LatroExample[];
@@ -45,6 +45,9 @@ export interface TrainerContext {
   startStep: number;
   startSeconds: number;
 }
+
+/** The LoRA dropout seed of micro-batch m of update `step`: a function of (seed, step, m), so a resumed run draws the same masks. */
+export const dropoutSeedOf = (seed: number, step: number, m: number) => (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step, 0x85ebca6b) ^ Math.imul(m + 1, 0xc2b2ae35)) >>> 0;
 
 /** A random source for update `step` (1-based), independent of how the run got there. */
 export const stepRng = (seed: number, step: number) => new Rng(seed * 1_000_003 + step);
@@ -124,6 +127,7 @@ export async function trainLatro(ctx: TrainerContext, stop: () => boolean): Prom
       policyLosses.push(loss.policyLoss);
       sftLosses.push(loss.sftLoss);
       const sub = selectRows(ro.batch, idx);
+      policy.dropoutSeed = dropoutSeedOf(config.seed, step, m);
       await scopeAsync(async () => {
         const logprobs = policy.logprobs(tokenBatch(sub.tokens, sub.rows, sub.len, ctx.rollout.pad));
         const weights = tokenLossWeights(sub, loss.rationaleWeights, loss.answerWeights);
@@ -134,7 +138,7 @@ export async function trainLatro(ctx: TrainerContext, stop: () => boolean): Prom
     optimizer.update(lr);
     const gradNorm = await optimizer.lastGradNorm();
     if (!Number.isFinite(gradNorm)) throw new Error(`step ${step}: gradient norm is ${gradNorm}; ${await firstBadGradient(policy)}`);
-    zeroGrad(policy.parameters());
+    zeroGrad(policy.trainableParameters());
     const updateSeconds = (performance.now() - t1) / 1000;
 
     // 5. Log.
@@ -188,7 +192,7 @@ export async function trainLatro(ctx: TrainerContext, stop: () => boolean): Prom
 
 /** Names the first parameter whose gradient holds NaN or Inf (only called once a step has failed). */
 export async function firstBadGradient(model: Transformer): Promise<string> {
-  for (const p of model.parameters()) {
+  for (const p of model.trainableParameters()) {
     if (!p.grad) continue;
     const g = (await p.grad.toArray()) as Float32Array;
     const bad = g.findIndex((x) => !Number.isFinite(x));

@@ -46,18 +46,6 @@ function frozenTensor(t: LoadedTensor): Tensor {
   return Tensor.fromBits(new Uint16Array(t.raw.buffer, t.raw.byteOffset, n), t.shape, dtype as "f16" | "bf16", EXACT);
 }
 
-/** A frozen copy of `model` on the GPU (the KL reference π₀). */
-export function frozenCopy(model: Transformer): Transformer {
-  const params = new Map<string, Tensor>();
-  for (const [name, p] of model.params) {
-    const c = new Tensor(p.shape).keep();
-    copyTensor(p, c);
-    c.name = name;
-    params.set(name, c);
-  }
-  return new Transformer(model.config, params);
-}
-
 /** Writes `model` as an HF directory (f32 safetensors; frozen f16/bf16 weights widened exactly), copying tokenizer files from `tokenizerDir`. */
 export async function saveModel(model: Transformer, dir: string, tokenizerDir?: string, config: ModelConfig = model.config): Promise<void> {
   await saveHfDir(dir, {
@@ -70,9 +58,4 @@ export async function saveModel(model: Transformer, dir: string, tokenizerDir?: 
       data: async () => (p.dtype === "f32" ? downloadF32(p.buf, p.size) : ((await p.toArray()) as Float32Array)),
     })),
   });
-}
-
-import { copy } from "../gpu/recorder.ts";
-function copyTensor(src: Tensor, dst: Tensor): void {
-  copy(src.buf, 0, dst.buf, 0, src.size * 4);
 }
