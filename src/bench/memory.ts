@@ -102,7 +102,7 @@ export const benchMemory: Bench = async ({ quick }) => {
       });
     }
   }
-  const [label, config, T] = quick ? ["tiny Qwen2-shaped", TINY, 32] : ["Qwen2.5-0.5B", modelShape("Qwen2.5-0.5B"), 64];
+  const [label, config, T] = quick ? ["tiny Qwen2-shaped", TINY, 32] : ["Qwen2.5-1.5B", modelShape("Qwen2.5-1.5B"), 64];
   const m = await measuredStep(config, 1, T);
   rows.push({
     name: "memory peak, measured (LoRA r 16 step, checkpointing, random BF16 weights)",

@@ -37,7 +37,7 @@ export async function saveCheckpoint(outputDir: string, src: CheckpointSource, s
   await rm(tmp, { recursive: true, force: true });
   await mkdir(outputDir, { recursive: true });
   if (src.policy.adapters) {
-    await saveAdapter(tmp, src.policy.adapters, resolve(src.config.model));
+    await saveAdapter(tmp, src.policy.config, src.policy.adapters, resolve(src.config.model));
     for (const name of TOKENIZER_FILES) {
       const from = join(src.tokenizerDir, name);
       if (await Bun.file(from).exists()) await cp(from, join(tmp, name));

@@ -89,9 +89,8 @@ export function layerActivationBytes(m: ModelConfig, lora: LoraConfig | null, N:
     4 * pooled(N * C) + // o_proj and down_proj outputs, two residual sums
     3 * pooled(N * I); // gate, up, swiglu
   if (lora) {
-    for (const s of loraSpecs({ ...m, fusedProjections: false }, lora).filter((s) => s.layer === 0)) {
-      bytes += pooled(N * lora.r);
-      if (lora.dropout > 0) bytes += pooled(N * s.A[1]);
+    for (const s of loraSpecs(m, lora).filter((s) => s.layer === 0)) {
+      bytes += s.parts.length * (pooled(N * lora.r) + (lora.dropout > 0 ? pooled(N * s.A[1]) : 0)); // per part: u, dropped input
     }
   }
   return bytes;
@@ -116,8 +115,7 @@ export function memoryPlan(input: MemoryPlanInput): MemoryPlan {
   const specs = parameterSpecs(m);
   const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const frozenWeights = specs.reduce((s, p) => s + exact(count(p.shape), frozenBytes(p.shape, weightDtype, hasF16)), 0);
-  // Phi-3 counts as per-projection adapters (PEFT's fused qkv/gate_up share one A: a little less).
-  const trainable = lora ? loraSpecs({ ...m, fusedProjections: false }, lora).flatMap((s) => [count(s.A), count(s.B)]) : specs.map((p) => count(p.shape));
+  const trainable = lora ? loraSpecs(m, lora).flatMap((s) => [count(s.A), ...s.parts.map((p) => p.rows * s.B[1])]) : specs.map((p) => count(p.shape));
   const trainableBytes = trainable.reduce((s, n) => s + exact(n), 0);
   const gradientBytes = trainable.reduce((s, n) => s + pooled(n), 0);
 

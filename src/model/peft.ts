@@ -6,7 +6,8 @@
 //   adapter_model.safetensors   per adapted module m (e.g. model.layers.0.self_attn.q_proj):
 //                                 base_model.model.{m}.lora_A.weight [r, in]   (F32)
 //                                 base_model.model.{m}.lora_B.weight [out, r]
-// Merging: W' = W + (lora_alpha / r)·B·A for every adapted W (PEFT's merge_and_unload).
+//                               (Phi-3: m = …qkv_proj, …gate_up_proj, B's rows the parts' in order)
+// Merging: W' = W + (lora_alpha / r)·B·A for every adapted W (PEFT's merge_and_unload), per part.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -14,7 +15,18 @@ import type { Tensor } from "../autograd/tensor.ts";
 import { downloadF32 } from "../gpu/recorder.ts";
 import { matmul } from "../kernels/matmul.ts";
 import type { ModelConfig } from "./config.ts";
-import { LORA_TARGET_MODULES, LoraAdapters, type LoraConfig, type LoraPair, type LoraTargetModule, loraSpecs, trainable } from "./lora.ts";
+import {
+  FUSED_MODULES,
+  LORA_TARGET_MODULES,
+  LoraAdapters,
+  type LoraConfig,
+  type LoraPair,
+  type LoraTargetModule,
+  loraBName,
+  loraSpecs,
+  peftTargetModules,
+  trainable,
+} from "./lora.ts";
 import { readHeader, readTensor, writeSafetensors } from "./safetensors.ts";
 
 export const ADAPTER_CONFIG = "adapter_config.json";
@@ -24,8 +36,8 @@ const PREFIX = "base_model.model.";
 /** PEFT's tensor names of the adapter of `module`. */
 export const peftNames = (module: string) => ({ A: `${PREFIX}${module}.lora_A.weight`, B: `${PREFIX}${module}.lora_B.weight` });
 
-/** adapter_config.json for `lora` over the base model at `baseModel`. */
-export function adapterConfigJson(lora: LoraConfig, baseModel: string): Record<string, unknown> {
+/** adapter_config.json for `lora` on a model of `config` over the base model at `baseModel`. */
+export function adapterConfigJson(config: ModelConfig, lora: LoraConfig, baseModel: string): Record<string, unknown> {
   return {
     peft_type: "LORA",
     task_type: "CAUSAL_LM",
@@ -33,7 +45,7 @@ export function adapterConfigJson(lora: LoraConfig, baseModel: string): Record<s
     r: lora.r,
     lora_alpha: lora.alpha,
     lora_dropout: lora.dropout,
-    target_modules: [...lora.targetModules],
+    target_modules: peftTargetModules(config, lora),
     bias: "none",
     fan_in_fan_out: false,
     init_lora_weights: true,
@@ -49,19 +61,29 @@ export function adapterConfigJson(lora: LoraConfig, baseModel: string): Record<s
   };
 }
 
-/** Writes `adapters` as a PEFT adapter directory at `dir` (files written in place; the caller owns atomicity). */
-export async function saveAdapter(dir: string, adapters: LoraAdapters, baseModel: string): Promise<void> {
+/** Writes `adapters` of a model of `config` as a PEFT adapter directory at `dir` (files written in place; the caller owns atomicity). */
+export async function saveAdapter(dir: string, config: ModelConfig, adapters: LoraAdapters, baseModel: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const tensors = adapters.specs.flatMap((s) => {
     const pair = adapters.pairs.get(s.module)!;
     const names = peftNames(s.module);
+    const stacked = async () => {
+      const parts = await Promise.all(pair.B.map((b) => downloadF32(b.buf, b.size)));
+      const out = new Float32Array(s.B[0] * s.B[1]);
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    };
     return [
       { name: names.A, shape: [...s.A], dtype: "F32" as const, data: () => downloadF32(pair.A.buf, pair.A.size) },
-      { name: names.B, shape: [...s.B], dtype: "F32" as const, data: () => downloadF32(pair.B.buf, pair.B.size) },
+      { name: names.B, shape: [...s.B], dtype: "F32" as const, data: stacked },
     ];
   });
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: "pt" });
-  await Bun.write(join(dir, ADAPTER_CONFIG), `${JSON.stringify(adapterConfigJson(adapters.lora, baseModel), null, 2)}\n`);
+  await Bun.write(join(dir, ADAPTER_CONFIG), `${JSON.stringify(adapterConfigJson(config, adapters.lora, baseModel), null, 2)}\n`);
 }
 
 const AdapterConfigSchema = v.looseObject({
@@ -84,9 +106,11 @@ export async function readAdapterConfig(dir: string): Promise<{ lora: LoraConfig
   const r = v.safeParse(AdapterConfigSchema, await file.json());
   if (!r.success) throw new Error(`${path}: ${r.issues.map((i) => `${i.path?.map((p) => String(p.key)).join(".") ?? ""}: ${i.message} (got ${JSON.stringify(i.input)})`).join("; ")}`);
   const c = r.output;
-  const modules = typeof c.target_modules === "string" ? [c.target_modules] : c.target_modules;
-  const unknown = modules.filter((m) => !(LORA_TARGET_MODULES as readonly string[]).includes(m));
-  if (unknown.length) throw new Error(`${path}: target_modules ${JSON.stringify(unknown)} are not supported; expected some of ${LORA_TARGET_MODULES.join(", ")}`);
+  const named = typeof c.target_modules === "string" ? [c.target_modules] : c.target_modules;
+  const known = [...LORA_TARGET_MODULES, ...Object.keys(FUSED_MODULES)];
+  const unknown = named.filter((m) => !known.includes(m));
+  if (unknown.length) throw new Error(`${path}: target_modules ${JSON.stringify(unknown)} are not supported; expected some of ${known.join(", ")}`);
+  const modules = named.flatMap((m) => FUSED_MODULES[m] ?? [m]);
   const lora: LoraConfig = {
     r: c.r,
     alpha: c.lora_alpha,
@@ -111,9 +135,16 @@ export async function loadAdapter(dir: string, config: ModelConfig): Promise<Lor
       const e = entries.get(name);
       if (!e) throw new Error(`${path}: missing tensor ${name} [${shape}]`);
       if (e.shape.join() !== shape.join()) throw new Error(`${path}: tensor ${name} has shape [${e.shape}], expected [${shape}]`);
-      return trainable((await readTensor(e)).data, shape, name.slice(PREFIX.length));
+      return (await readTensor(e)).data;
     };
-    pairs.set(s.module, { A: await read(names.A, s.A), B: await read(names.B, s.B) });
+    const B = await read(names.B, s.B);
+    let row = 0;
+    const parts = s.parts.map((part, j) => {
+      const rows = B.slice(row * s.B[1], (row + part.rows) * s.B[1]); // a copy: uploads ignore a view's byteOffset
+      row += part.rows;
+      return trainable(rows, [part.rows, s.B[1]], loraBName(s, j));
+    });
+    pairs.set(s.module, { A: trainable(await read(names.A, s.A), s.A, `${s.module}.lora_A.weight`), B: parts });
   }
   const extra = [...entries.keys()].filter((n) => !wanted.has(n));
   if (extra.length) throw new Error(`${path}: unexpected tensors ${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ` and ${extra.length - 5} more` : ""} (not in its adapter_config.json's target_modules)`);
@@ -126,11 +157,13 @@ export async function loadAdapter(dir: string, config: ModelConfig): Promise<Lor
  */
 export function mergeAdapter(params: ReadonlyMap<string, Tensor>, adapters: LoraAdapters): void {
   for (const s of adapters.specs) {
-    const w = params.get(`${s.module}.weight`);
-    if (!w) throw new Error(`mergeAdapter: the model has no ${s.module}.weight`);
-    if (w.dtype !== "f32") throw new Error(`mergeAdapter: ${s.module}.weight is ${w.dtype}; merging needs f32 weights (load the base without freezing)`);
     const { A, B } = adapters.pairs.get(s.module)!;
-    const [out, r] = s.B;
-    matmul({ a: B.buf, b: A.buf, c: w.buf }, { M: out, N: s.A[1], K: r, alpha: adapters.scale, accumulate: true });
+    s.parts.forEach((part, j) => {
+      const name = `${s.module.slice(0, s.module.lastIndexOf(".") + 1)}${part.proj}.weight`;
+      const w = params.get(name);
+      if (!w) throw new Error(`mergeAdapter: the model has no ${name}`);
+      if (w.dtype !== "f32") throw new Error(`mergeAdapter: ${name} is ${w.dtype}; merging needs f32 weights (load the base without freezing)`);
+      matmul({ a: B[j].buf, b: A.buf, c: w.buf }, { M: part.rows, N: s.A[1], K: s.B[1], alpha: adapters.scale, accumulate: true });
+    });
   }
 }

@@ -60,7 +60,7 @@ test("a LoRA run trains the adapters only and saves PEFT adapter checkpoints tha
 
   const { model: adapted } = await loadRuntime(modelDir, { adapter: ckpt });
   expect(adapted.adapters!.specs.length).toBe(2 * 3);
-  const lora_B = (await adapted.adapters!.pairs.get("model.layers.0.self_attn.q_proj")!.B.toArray()) as Float32Array;
+  const lora_B = (await adapted.adapters!.pairs.get("model.layers.0.self_attn.q_proj")!.B[0].toArray()) as Float32Array;
   expect(lora_B.some((x) => x !== 0)).toBe(true); // B starts at 0: the adapters moved
   const merged = join(work, "merged");
   await mergeLora(modelDir, ckpt, merged);

@@ -42,7 +42,7 @@ test("--gradient-checkpointing: the same gradients, bit for bit (full fine-tunin
 
   for (const p of model.parameters()) p.requiresGrad = false;
   const adapters = initLora(model.config, { r: 4, alpha: 8, dropout: 0.2, targetModules: [...LORA_TARGET_MODULES] }, 23);
-  adapters.specs.forEach((s, i) => upload(adapters.pairs.get(s.module)!.B.buf, Float32Array.from(randn(s.B[0] * s.B[1], 30 + i, 0.3))));
+  adapters.specs.forEach((s, i) => upload(adapters.pairs.get(s.module)!.B[0].buf, Float32Array.from(randn(s.B[0] * s.B[1], 30 + i, 0.3))));
   const lora = new Transformer(model.config, model.params, adapters);
   lora.dropoutSeed = 99;
   const loraPlain = await gradients(lora, ids, B, T, g);

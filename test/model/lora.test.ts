@@ -10,6 +10,7 @@ import { upload } from "../../src/gpu/recorder.ts";
 import { generate } from "../../src/generate/generate.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import { parseConfig } from "../../src/model/config.ts";
+import { initModel } from "../../src/model/init.ts";
 import { saveHfDir } from "../../src/model/hfdir.ts";
 import { loadModel } from "../../src/model/load.ts";
 import { initLora, LORA_TARGET_MODULES, type LoraConfig, loraSpecs } from "../../src/model/lora.ts";
@@ -32,7 +33,7 @@ function tokens(B: number, T: number, V: number, pads: number[], seed: number): 
 async function adapted(model: Transformer, lora: LoraConfig, seed: number) {
   for (const p of model.parameters()) p.requiresGrad = false;
   const adapters = initLora(model.config, lora, seed);
-  adapters.specs.forEach((s, i) => upload(adapters.pairs.get(s.module)!.B.buf, Float32Array.from(randn(s.B[0] * s.B[1], seed + i, 0.3))));
+  adapters.specs.forEach((s, i) => adapters.pairs.get(s.module)!.B.forEach((b, j) => upload(b.buf, Float32Array.from(randn(b.size, seed + 7 * i + j, 0.3)))));
   return new Transformer(model.config, model.params, adapters);
 }
 
@@ -42,14 +43,14 @@ test("PEFT's initialisation: A ~ U(−1/√in, 1/√in), B = 0, seeded; bad conf
   const a = initLora(config, ALL, 1);
   const b = initLora(config, ALL, 1);
   expect(a.specs.length).toBe(2 * 7);
-  expect(a.specs[0]).toEqual({ module: "model.layers.0.self_attn.q_proj", kind: 0, layer: 0, A: [3, 64], B: [64, 3] });
-  expect(a.specs[6]).toEqual({ module: "model.layers.0.mlp.down_proj", kind: 6, layer: 0, A: [3, 96], B: [64, 3] });
+  expect(a.specs[0]).toEqual({ module: "model.layers.0.self_attn.q_proj", kind: 0, layer: 0, A: [3, 64], B: [64, 3], parts: [{ proj: "q_proj", rows: 64 }] });
+  expect(a.specs[6]).toEqual({ module: "model.layers.0.mlp.down_proj", kind: 6, layer: 0, A: [3, 96], B: [64, 3], parts: [{ proj: "down_proj", rows: 64 }] });
   for (const s of a.specs) {
     const A = (await a.pairs.get(s.module)!.A.toArray()) as Float32Array;
     const bound = 1 / Math.sqrt(s.A[1]);
     expect(Math.max(...A.map(Math.abs))).toBeLessThanOrEqual(bound);
     expect(Math.max(...A.map(Math.abs))).toBeGreaterThan(0.9 * bound);
-    expect(Array.from((await a.pairs.get(s.module)!.B.toArray()) as Float32Array).every((x) => x === 0)).toBe(true);
+    expect(Array.from((await a.pairs.get(s.module)!.B[0].toArray()) as Float32Array).every((x) => x === 0)).toBe(true);
     expect(Array.from((await b.pairs.get(s.module)!.A.toArray()) as Float32Array)).toEqual(Array.from(A));
   }
   expect(initLora(config, { ...ALL, targetModules: ["v_proj", "q_proj"] }, 1).specs.map((s) => s.module)).toEqual([
@@ -60,8 +61,16 @@ test("PEFT's initialisation: A ~ U(−1/√in, 1/√in), B = 0, seeded; bad conf
   ]);
   expect(() => loraSpecs(config, { ...ALL, targetModules: ["qkv" as never] })).toThrow('lora_target_modules: unknown module "qkv"');
   expect(() => loraSpecs(config, { ...ALL, r: 0 })).toThrow("lora_r must be an integer ≥ 1, got 0");
-  const phi = parseConfig({ architectures: ["Phi3ForCausalLM"], vocab_size: 8, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2 }, "phi");
-  expect(() => loraSpecs(phi, ALL)).toThrow("LoRA on Phi3ForCausalLM is not supported");
+  const phi = phiConfig();
+  expect(loraSpecs(phi, ALL).map((s) => [s.module, s.B[0], s.parts.map((p) => p.proj).join("+")])).toEqual([
+    ["model.layers.0.self_attn.qkv_proj", 32, "q_proj+k_proj+v_proj"],
+    ["model.layers.0.self_attn.o_proj", 16, "o_proj"],
+    ["model.layers.0.mlp.gate_up_proj", 48, "gate_proj+up_proj"],
+    ["model.layers.0.mlp.down_proj", 16, "down_proj"],
+  ]);
+  expect(() => loraSpecs(phi, { ...ALL, targetModules: ["q_proj", "v_proj"] })).toThrow(
+    "lora_target_modules: Phi3ForCausalLM fuses q_proj, k_proj, v_proj into qkv_proj, which PEFT adapts as one module; target all of them or none (got q_proj, v_proj)",
+  );
   for (const t of [...a.parameters(), ...b.parameters()]) t.release();
 });
 
@@ -75,7 +84,7 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   const merged = new Map(weights);
   for (const s of policy.adapters!.specs) {
     const A = (await policy.adapters!.pairs.get(s.module)!.A.toArray()) as Float32Array;
-    const Bm = (await policy.adapters!.pairs.get(s.module)!.B.toArray()) as Float32Array;
+    const Bm = (await policy.adapters!.pairs.get(s.module)!.B[0].toArray()) as Float32Array;
     const W = Float64Array.from(weights.get(`${s.module}.weight`)!);
     const [out, r] = s.B;
     const inp = s.A[1];
@@ -89,14 +98,16 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   expect(relError(await lp(fresh), refLogprobs(ref, weights, { B, T, tokens: ids, pad: PAD }))).toBeLessThan(2e-5);
 });
 
-test("LoRA gradients are the chain rule of the merged model's: dA = s·Bᵀ·dW, dB = s·dW·Aᵀ; the base gets none", async () => {
-  await setupGpu();
-  const { model, ref } = await tinyModel({ seed: 6, L: 1 });
+/**
+ * Checks a LoRA model's adapter gradients against the chain rule of the merged model's weight
+ * gradients dW: dA = s·Σ_parts B_jᵀ·dW_j, dB_j = s·dW_j·Aᵀ; and that the base gets none.
+ */
+async function checkChainRule(model: Transformer, V: number, seed: number) {
   const [B, T] = [2, 6];
-  const ids = tokens(B, T, ref.V, [0, 2], 9);
-  const r = rng(10);
+  const ids = tokens(B, T, V, [0, 2], seed);
+  const r = rng(seed + 1);
   const g = Float64Array.from({ length: B * T }, () => r() - 0.5);
-  const policy = await adapted(model, ALL, 11);
+  const policy = await adapted(model, ALL, seed + 2);
   await scopeAsync(async () => {
     const lp = policy.logprobs(tokenBatch(ids, B, T, PAD));
     backward(lp, Tensor.fromArray(g, lp.shape));
@@ -118,26 +129,61 @@ test("LoRA gradients are the chain rule of the merged model's: dA = s·Bᵀ·dW,
   });
   const s = policy.adapters!.scale;
   for (const spec of policy.adapters!.specs) {
-    const { A, B: Bt } = policy.adapters!.pairs.get(spec.module)!;
-    const [a, b] = [(await A.toArray()) as Float32Array, (await Bt.toArray()) as Float32Array];
-    const dW = (await full.p(`${spec.module}.weight`).grad!.toArray()) as Float32Array;
-    const [out, rr] = spec.B;
-    const inp = spec.A[1];
+    const pair = policy.adapters!.pairs.get(spec.module)!;
+    const a = (await pair.A.toArray()) as Float32Array;
+    const [rr, inp] = spec.A;
     const dA = new Float64Array(rr * inp);
-    const dB = new Float64Array(out * rr);
-    for (let o = 0; o < out; o++) {
-      for (let i = 0; i < inp; i++) {
-        for (let k = 0; k < rr; k++) {
-          dA[k * inp + i] += s * b[o * rr + k] * dW[o * inp + i];
-          dB[o * rr + k] += s * dW[o * inp + i] * a[k * inp + i];
+    const prefix = spec.module.slice(0, spec.module.lastIndexOf(".") + 1);
+    for (const [j, part] of spec.parts.entries()) {
+      const b = (await pair.B[j].toArray()) as Float32Array;
+      const dW = (await full.p(`${prefix}${part.proj}.weight`).grad!.toArray()) as Float32Array;
+      const dB = new Float64Array(part.rows * rr);
+      for (let o = 0; o < part.rows; o++) {
+        for (let i = 0; i < inp; i++) {
+          for (let k = 0; k < rr; k++) {
+            dA[k * inp + i] += s * b[o * rr + k] * dW[o * inp + i];
+            dB[o * rr + k] += s * dW[o * inp + i] * a[k * inp + i];
+          }
         }
       }
+      expect(relError((await pair.B[j].grad!.toArray()) as Float32Array, dB)).toBeLessThan(1e-4);
     }
-    expect(relError((await A.grad!.toArray()) as Float32Array, dA)).toBeLessThan(1e-4);
-    expect(relError((await Bt.grad!.toArray()) as Float32Array, dB)).toBeLessThan(1e-4);
+    expect(relError((await pair.A.grad!.toArray()) as Float32Array, dA)).toBeLessThan(1e-4);
   }
   zeroGrad(full.parameters());
   zeroGrad(policy.trainableParameters());
+  return policy;
+}
+
+function phiConfig() {
+  return parseConfig(
+    { architectures: ["Phi3ForCausalLM"], vocab_size: 37, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 256 },
+    "tiny phi3",
+  );
+}
+
+test("LoRA gradients are the chain rule of the merged model's: dA = s·Bᵀ·dW, dB = s·dW·Aᵀ; the base gets none", async () => {
+  await setupGpu();
+  const { model, ref } = await tinyModel({ seed: 6, L: 1 });
+  await checkChainRule(model, ref.V, 9);
+});
+
+test("Phi-3: fused qkv_proj / gate_up_proj adapters (one A, B's rows per part) follow the chain rule and save as PEFT's fused modules", async () => {
+  await setupGpu();
+  const model = initModel(phiConfig(), 3, 0.3);
+  const policy = await checkChainRule(model, 37, 19);
+  const dir = join(mkdtempSync(join(tmpdir(), "latro-peft-phi-")), "adapter");
+  await saveAdapter(dir, policy.config, policy.adapters!, "/models/phi");
+  expect((await Bun.file(join(dir, ADAPTER_CONFIG)).json()).target_modules).toEqual(["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]);
+  const shapes = Object.fromEntries((await readHeader(join(dir, ADAPTER_WEIGHTS))).tensors.map((e) => [e.name, e.shape]));
+  expect(shapes["base_model.model.model.layers.0.self_attn.qkv_proj.lora_B.weight"]).toEqual([32, 3]);
+  expect(shapes["base_model.model.model.layers.0.mlp.gate_up_proj.lora_A.weight"]).toEqual([3, 16]);
+  const back = await loadAdapter(dir, policy.config);
+  const want = policy.adapters!.parameters();
+  for (const [i, t] of back.parameters().entries()) {
+    expect(t.name).toBe(want[i].name);
+    expect(Array.from((await t.toArray()) as Float32Array)).toEqual(Array.from((await want[i].toArray()) as Float32Array));
+  }
 });
 
 test("frozen BF16 base: weight matrices stay bf16 on the GPU and give the same log-probs as the f32-widened load", async () => {
@@ -177,7 +223,7 @@ test("PEFT adapter directory: PEFT's names and config, and a round trip to the s
   const lora: LoraConfig = { r: 2, alpha: 4, dropout: 0.05, targetModules: ["q_proj", "down_proj"] };
   const policy = await adapted(model, lora, 17);
   const dir = join(mkdtempSync(join(tmpdir(), "latro-peft-")), "adapter");
-  await saveAdapter(dir, policy.adapters!, "/models/base");
+  await saveAdapter(dir, policy.config, policy.adapters!, "/models/base");
   const json = await Bun.file(join(dir, ADAPTER_CONFIG)).json();
   expect(json).toMatchObject({ peft_type: "LORA", task_type: "CAUSAL_LM", r: 2, lora_alpha: 4, lora_dropout: 0.05, target_modules: ["q_proj", "down_proj"], base_model_name_or_path: "/models/base", bias: "none" });
   expect(peftNames("model.layers.0.self_attn.q_proj").A).toBe("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
@@ -189,6 +235,6 @@ test("PEFT adapter directory: PEFT's names and config, and a round trip to the s
   for (const [a, b] of back.parameters().map((t, i) => [t, policy.adapters!.parameters()[i]] as const)) {
     expect(Array.from((await a.toArray()) as Float32Array)).toEqual(Array.from((await b.toArray()) as Float32Array));
   }
-  await Bun.write(join(dir, ADAPTER_CONFIG), JSON.stringify({ ...json, target_modules: ["qkv_proj"] }));
-  expect(loadAdapter(dir, model.config)).rejects.toThrow('target_modules ["qkv_proj"] are not supported');
+  await Bun.write(join(dir, ADAPTER_CONFIG), JSON.stringify({ ...json, target_modules: ["foo_proj"] }));
+  expect(loadAdapter(dir, model.config)).rejects.toThrow('target_modules ["foo_proj"] are not supported');
 });
