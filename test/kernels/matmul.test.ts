@@ -172,7 +172,7 @@ test("operands over the binding limit are split into windows (small binding limi
   }
 }, COMPILE_MS);
 
-test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, accumulate, batch, windows, f16`, async () => {
+test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, accumulate, batch, windows, f16, bf16`, async () => {
   const cases: [string, MatmulShape, number?][] = [
     ["NT", { M: 8, N: 12, K: 16, transB: true }],
     ["NT, several tiles along M and N", { M: 132, N: 68, K: 40, transB: true }],
@@ -185,6 +185,8 @@ test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, acc
     ["TN, Aᵀ in windows", { M: 33, N: 9, K: 61, transA: true }, 4096],
     ["NT f16 B", { M: 9, N: 20, K: 12, transB: true, bType: "f16" }],
     ["NT f16 B in windows", { M: 6, N: 300, K: 36, transB: true, bType: "f16" }, 4096],
+    ["NT bf16 B (vec2<u32> loads)", { M: 9, N: 20, K: 12, transB: true, bType: "bf16" }],
+    ["NN bf16 B, odd (scalar loads)", { M: 7, N: 13, K: 11, bType: "bf16" }],
   ];
   for (const [what, s, bindingLimit] of cases) {
     if (s.bType === "f16" && !gpu().hasF16) continue;
