@@ -2,8 +2,10 @@
 // Q [B, T, Hq, D] and K [B, T, Hkv, D] as the projections produce them. For i < D/2, the pair
 // (x1, x2) = (x[i], x[i + D/2]) of every head of token (b, t) turns by
 //     θ = f32(pos[b·T + t]) · inv_freq[i]        (an f32 product, as HF's inv_freq ⊗ position_ids)
-//   forward:   x1' = x1·cos θ − x2·sin θ,   x2' = x2·cos θ + x1·sin θ
-//   backward:  the same with −θ (a rotation's inverse is its transpose), on dQ and dK.
+//   forward:   x1' = x1·c − x2·s,   x2' = x2·c + x1·s    with c = m·cos θ, s = m·sin θ
+//   backward:  the same with −θ (the transpose of m times a rotation), on dQ and dK.
+// m is the attention factor that HF multiplies cos and sin by (LongRoPE's `attention_scaling`; 1 for
+// plain RoPE and llama3 scaling).
 // Positions are per token, i32 [B·T]: left-padded rows count from their first real token, and decode
 // (T = 1) gives each row its own position.
 // One thread per (token, i), WG = 256 (grid folded into y): sin and cos are computed once and applied
@@ -17,7 +19,7 @@
 
 const WG = 256u; // = WG in src/kernels/elementwise.ts (workgroup counts)
 
-struct Params { n: u32, half: u32, Hq: u32, Hkv: u32, sign: f32 }   // n = B·T·half threads
+struct Params { n: u32, half: u32, Hq: u32, Hkv: u32, sign: f32, scale: f32 }   // n = B·T·half threads; scale = m
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> q: array<f32>;
@@ -50,8 +52,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let tok = e / p.half;
   let i = e - tok * p.half;
   let sc = sincos(f32(pos[tok]) * inv_freq[i]);
-  let c = sc.y;
-  let s = p.sign * sc.x;
+  let c = sc.y * p.scale;
+  let s = p.sign * (sc.x * p.scale);
   let D = 2u * p.half;
   for (var h = 0u; h < p.Hq; h++) {
     let o = (tok * p.Hq + h) * D + i;

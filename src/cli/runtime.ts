@@ -6,7 +6,6 @@ import { loadModel } from "../model/load.ts";
 import { loadAdapter } from "../model/peft.ts";
 import { Transformer } from "../model/transformer.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
-import "../data/arith.ts";
 
 /** The model `bun run train`, `eval` and `generate` use when --model is not given. */
 export const DEFAULT_MODEL = "models/latro-tiny";

@@ -10,7 +10,10 @@
 // sequence that fixes where truncation will cut it, stopping.ts) and at the end. Uniforms for
 // sampling come from the caller's seeded Rng (B per step, B · maxNewTokens in all, however early
 // generation ends), so a seed fixes the output. Temperature 0 is greedy.
-// After a row's first stop token the rest of the row is pad (log-prob 0).
+// After a row's first stop token the rest of the row is pad (log-prob 0). RoPE: prefill and every
+// decode step use the tables for the longest sequence the call can produce (longest prompt +
+// maxNewTokens, the KV cache's ropeLength), so LongRoPE's factor set is fixed for the whole
+// generation (README, "Phi-3.5 and LongRoPE").
 import { scopeAsync } from "../autograd/scope.ts";
 import { Tensor } from "../autograd/tensor.ts";
 import type { Rng } from "../data/rng.ts";
@@ -47,7 +50,10 @@ export interface GenerateOptions {
 export interface Generation {
   /** [B, maxNewTokens] sampled ids, pad after a row's stop token. */
   tokens: Int32Array;
-  /** [B, maxNewTokens] log π(token) under the temperature-1 distribution (0 on pads). */
+  /**
+   * [B, maxNewTokens] log-prob of each token under the distribution it was sampled from,
+   * log softmax(logits / temperature) (temperature 1 when greedy), before top-k/top-p truncation; 0 on pads.
+   */
   logprobs: Float32Array;
   /** Tokens per row up to and including its stop token (`steps` when it has none). */
   lengths: Int32Array;

@@ -13,14 +13,14 @@ import { ropeForward } from "../kernels/rope.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
-import type { LayerOps, LayerWeights } from "./layer.ts";
+import type { LayerOps, LayerWeights, Rope } from "./layer.ts";
 import type { ProjectionAdapter } from "./lora.ts";
 
 export class DecodeOps implements LayerOps {
   constructor(
     private readonly config: ModelConfig,
     private readonly cache: KVCache,
-    private readonly invFreq: Tensor,
+    private readonly rope: Rope,
   ) {}
 
   norm(x: Tensor, w: Tensor): Tensor {
@@ -42,7 +42,7 @@ export class DecodeOps implements LayerOps {
     const { config: c, cache } = this;
     const { B, Tmax, length } = cache;
     const heads = { Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    ropeForward(q.buf, k.buf, cache.positions.buf, this.invFreq.buf, { B, T: 1, ...heads });
+    ropeForward(q.buf, k.buf, cache.positions.buf, this.rope.invFreq.buf, { B, T: 1, ...heads }, this.rope.scale);
     cache.append(layer, k, v);
     const o = cache.scratch.a;
     attentionDecode(

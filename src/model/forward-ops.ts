@@ -13,14 +13,14 @@ import type { Tensor } from "../autograd/tensor.ts";
 import type { TokenBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
-import type { LayerOps, LayerWeights } from "./layer.ts";
+import type { LayerOps, LayerWeights, Rope } from "./layer.ts";
 import { dropoutSeed, type ProjectionAdapter } from "./lora.ts";
 
 export class ForwardOps implements LayerOps {
   constructor(
     private readonly config: ModelConfig,
     private readonly batch: TokenBatch,
-    private readonly invFreq: Tensor,
+    private readonly rope: Rope,
     private readonly cache?: KVCache,
     /** Seed of this pass's LoRA dropout masks; undefined: no dropout (inference, scoring). */
     private readonly passSeed?: number,
@@ -45,8 +45,8 @@ export class ForwardOps implements LayerOps {
   attention(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
     const { config: c, batch } = this;
     const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    const a = ropeAttention(q, k, v, batch.positions, this.invFreq, batch.validStart, dims);
-    this.cache?.store(layer, k, v, batch.T); // k was rotated in place by ropeAttention
+    const a = ropeAttention(q, k, v, batch.positions, this.rope.invFreq, batch.validStart, dims, this.rope.scale);
+    this.cache?.store(layer, k, v); // k was rotated in place by ropeAttention
     return a;
   }
 

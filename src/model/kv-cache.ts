@@ -1,12 +1,12 @@
 // The state of a batched decode: every layer's rotated keys and values [B, Tmax, Hkv·D], the rows'
 // first real slots and positions, and the buffers one decode step writes (one token per row). All of
-// it is allocated once, when the cache is made, so a decode step allocates nothing; the owner calls
-// `dispose()`.
+// it is allocated once, when the cache is made, so decode steps reuse the same buffers; the owner
+// calls `dispose()`.
 //
 // Rows are left-padded to one prompt length, so every row has the same number of filled slots
 // (`length`); row r attends to slots validStart[r] ≤ j < length, and its next token's position is
 // length − validStart[r]. A prefill may fill the cache from fewer prompts than rows: with `repeats`
-// K, prompt u fills rows u·K … u·K + K − 1 (the rloo_k samples of one prompt share its prefill).
+// K, prompt p fills rows p·K … p·K + K − 1 (the rloo_k samples of one prompt share its prefill).
 import { Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { upload } from "../gpu/recorder.ts";
@@ -46,6 +46,11 @@ export class KVCache {
   readonly scratch: DecodeScratch;
   /** Filled slots (the same for every row). */
   length = 0;
+  /**
+   * Positions the longest row spans when every slot is filled (Tmax − min validStart): what LongRoPE
+   * picks its factor set by, for the prefill and every decode step (README, "Phi-3.5 and LongRoPE").
+   */
+  ropeLength = 0;
   private readonly validStartHost: Int32Array;
   private readonly positionsHost: Int32Array;
   private readonly rowDim: number;
@@ -103,15 +108,19 @@ export class KVCache {
     for (let r = 0; r < this.B; r++) this.validStartHost[r] = validStart[Math.floor(r / repeats)];
     upload(this.validStart.buf, this.validStartHost);
     this.length = T;
+    this.ropeLength = this.Tmax - Math.min(...validStart);
     this.repeats = repeats;
   }
 
-  /** Prefill: layer `layer`'s keys and values [B / repeats · T, Hkv·D] go to slots [0, T) of their rows. */
-  store(layer: number, k: Tensor, v: Tensor, T: number): void {
-    const U = this.B / this.repeats;
-    const cols = T * this.rowDim;
+  /** Prefill: layer `layer`'s keys and values [P·T, Hkv·D] (P = B / repeats) fill slots [0, T) of their rows. */
+  store(layer: number, k: Tensor, v: Tensor): void {
+    const P = this.B / this.repeats;
+    const cols = this.length * this.rowDim;
+    if (k.size !== P * cols || v.size !== P * cols) {
+      throw new Error(`KVCache.store: keys [${k.shape}] and values [${v.shape}] are not [${P}·${this.length}, ${this.rowDim}]`);
+    }
     for (let j = 0; j < this.repeats; j++) {
-      const rows = { rows: U, cols, srcStride: cols, dstStride: this.repeats * this.Tmax * this.rowDim, dstOffset: j * this.Tmax * this.rowDim };
+      const rows = { rows: P, cols, srcStride: cols, dstStride: this.repeats * this.Tmax * this.rowDim, dstOffset: j * this.Tmax * this.rowDim };
       stridedCopy(k.buf, this.keys[layer].buf, rows);
       stridedCopy(v.buf, this.values[layer].buf, rows);
     }

@@ -26,6 +26,12 @@ export interface LayerWeights {
   lora: Partial<Record<LoraTargetModule, ProjectionAdapter>>;
 }
 
+/** RoPE's tables for a pass: inverse frequencies [D/2] and the factor cos and sin are scaled by. */
+export interface Rope {
+  invFreq: Tensor;
+  scale: number;
+}
+
 /** The steps of a layer, over activations [N, ·] (N = B·T rows, or B rows when decoding). */
 export interface LayerOps {
   /** RMSNorm of x [N, C] with weight w [C]. */

@@ -2,15 +2,13 @@
 // tensors. Parameters carry their Hugging Face names (weights.ts `parameterSpecs`).
 //
 //   x = embed(ids)                                     [N, C]
-//   per layer (layer.ts `decoderLayer`, written once):
-//               x = x + o_proj(ropeAttention(q, k, v))  with q, k, v = proj(rmsnorm(x))
-//               x = x + down(swiglu(gate(h), up(h)))    with h = rmsnorm(x)
+//   per layer: x = decoderLayer(x)                      (layer.ts, the one definition of a layer)
 //   h = rmsnorm(x); logprob[t] = log softmax(h[t]·Wᵀ)[target[t]]   (W = lm_head or tied embedding)
 //
-// Three ways to run it, one layer definition: `logprobs`/`hidden` over a token batch with the autograd
-// ops (training and scoring, forward-ops.ts); `prefill`, the same under noGrad that also fills a KV
-// cache; `decodeStep`, one token per row against the cache into its preallocated buffers
-// (decode-ops.ts). Prefill and decode step return next-token logits [B, V].
+// Three ways to run it: `logprobs` (and `hidden`) over a token batch with the autograd ops (training and scoring,
+// forward-ops.ts); `prefill`, the same under noGrad that also fills a KV cache; `decodeStep`, one
+// token per row against the cache, into its preallocated buffers (decode-ops.ts). Prefill and decode
+// step return next-token logits [B, V].
 //
 // With LoRA adapters (lora.ts), every adapted projection is x·Wᵀ + s·(x·Aᵀ)·Bᵀ over a frozen W;
 // `withoutAdapters()` is the same model with them off (the KL reference π₀: no second copy of a weight).
@@ -22,19 +20,23 @@ import { Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { storageType } from "../autograd/ops/lora.ts";
 import { embeddingForward } from "../kernels/embedding.ts";
-import { ropeInvFreq } from "../kernels/rope.ts";
+import { ropeAttentionFactor, ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
-import { checkSequenceLength, type ModelConfig } from "./config.ts";
+import { checkSequenceLength, type ModelConfig, ropeConfig } from "./config.ts";
 import { DecodeOps, linearInto } from "./decode-ops.ts";
 import { ForwardOps } from "./forward-ops.ts";
 import type { KVCache } from "./kv-cache.ts";
-import { decoderLayer, type LayerWeights, layerWeights } from "./layer.ts";
+import { decoderLayer, type LayerWeights, layerWeights, type Rope } from "./layer.ts";
 import type { LoraAdapters } from "./lora.ts";
 import { parameterSpecs } from "./weights.ts";
 
 export class Transformer {
-  /** [D/2] inverse RoPE frequencies (Llama-3 scaling applied), uploaded once. */
+  /** [D/2] inverse RoPE frequencies (scaling applied; LongRoPE's short factors), uploaded once. */
   readonly invFreq: Tensor;
+  /** LongRoPE only: [D/2] inverse frequencies with the long factors. */
+  readonly longInvFreq: Tensor | undefined;
+  /** What RoPE multiplies cos and sin by: LongRoPE's attention factor, else 1. */
+  readonly ropeScale: number;
   /** Each layer's parameters, resolved once. */
   private readonly layers: LayerWeights[];
   private disposed = false;
@@ -60,23 +62,26 @@ export class Transformer {
       if (!p) throw new Error(`Transformer: missing parameter ${spec.name}`);
       if (p.shape.join() !== spec.shape.join()) throw new Error(`Transformer: ${spec.name} is [${p.shape}], expected [${spec.shape}]`);
     }
-    this.invFreq = Tensor.fromArray(
-      ropeInvFreq({
-        rope_theta: config.ropeTheta,
-        head_dim: config.headDim,
-        rope_scaling: config.ropeScaling && {
-          rope_type: "llama3",
-          factor: config.ropeScaling.factor,
-          low_freq_factor: config.ropeScaling.lowFreqFactor,
-          high_freq_factor: config.ropeScaling.highFreqFactor,
-          original_max_position_embeddings: config.ropeScaling.originalMaxPositionEmbeddings,
-        },
-      }),
-      [config.headDim / 2],
-    ).keep();
+    const rope = ropeConfig(config);
+    const table = (seqLen?: number) => Tensor.fromArray(ropeInvFreq(rope, seqLen), [config.headDim / 2]).keep();
+    this.invFreq = table();
+    const s = config.ropeScaling;
+    this.longInvFreq = s?.type === "longrope" ? table(s.originalMaxPositionEmbeddings + 1) : undefined;
+    this.ropeScale = ropeAttentionFactor(rope);
     this.layers = Array.from({ length: config.numLayers }, (_, i) =>
       layerWeights(i, (n) => this.p(n), (n) => this.optional(n), adapters),
     );
+  }
+
+  /**
+   * RoPE's inverse frequencies and cos/sin scale for a pass whose rows span `length` positions
+   * (max position + 1): LongRoPE uses the long factors for the whole pass when `length` exceeds
+   * original_max_position_embeddings, as transformers does.
+   */
+  rope(length: number): Rope {
+    const s = this.config.ropeScaling;
+    const long = s?.type === "longrope" && length > s.originalMaxPositionEmbeddings;
+    return { invFreq: long ? this.longInvFreq! : this.invFreq, scale: this.ropeScale };
   }
 
   /** Parameters in `parameterSpecs` order (the optimizer's and the checkpoint's order). */
@@ -114,27 +119,28 @@ export class Transformer {
     return this.forward(batch);
   }
 
-  /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
+  /** log π(target[t] | tokens ≤ t) for every position [B·T] (at batch.temperature[t]); 0 where the target is −1. */
   logprobs(batch: TokenBatch): Tensor {
-    return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets);
+    return tokenLogprobs(this.forward(batch), this.unembedding, batch.targets, { temperature: batch.temperature });
   }
 
   /**
-   * Runs the prompts `batch` (left-padded, [U, T]) under noGrad into `cache` (B = U·repeats rows:
-   * prompt u fills rows u·repeats … u·repeats + repeats − 1) and returns the next-token logits
+   * Runs the prompts `batch` (left-padded, [P, T]) under noGrad into `cache` (B = P·repeats rows:
+   * prompt p fills rows p·repeats … p·repeats + repeats − 1) and returns the next-token logits
    * [B, V] (the cache's buffer, overwritten by the next step).
    */
   prefill(batch: TokenBatch, cache: KVCache, repeats = 1): Tensor {
     this.checkLive("prefill");
     cache.begin(batch.validStartHost, batch.T, repeats);
-    const { B, T } = batch;
+    const { B: P, T } = batch;
     const C = this.config.hiddenSize;
     const { x, logits } = cache.scratch;
     scope(() => {
-      const h = noGrad(() => this.forward(batch, cache));
+      // RoPE's tables are those of the longest row the cache can hold, for prefill and every step.
+      const h = noGrad(() => this.forward({ ...batch, ropeLength: cache.ropeLength }, cache));
       // Each prompt's last hidden state goes to every row it fills.
       for (let j = 0; j < repeats; j++) {
-        stridedCopy(h.buf, x.buf, { rows: B, cols: C, srcOffset: (T - 1) * C, srcStride: T * C, dstOffset: j * C, dstStride: repeats * C });
+        stridedCopy(h.buf, x.buf, { rows: P, cols: C, srcOffset: (T - 1) * C, srcStride: T * C, dstOffset: j * C, dstStride: repeats * C });
       }
     });
     linearInto(logits, x, this.unembedding);
@@ -143,7 +149,8 @@ export class Transformer {
 
   /**
    * One token per row (`tokens` i32 [B], at slot `cache.length`) through every layer against the
-   * cache; returns the next-token logits [B, V] (the cache's buffer). Allocates no GPU memory.
+   * cache; returns the next-token logits [B, V] (the cache's buffer). Every output goes to the
+   * cache's preallocated buffers (attention's split-K partials come from the buffer pool).
    */
   decodeStep(tokens: Tensor, cache: KVCache): Tensor {
     this.checkLive("decodeStep");
@@ -154,7 +161,7 @@ export class Transformer {
     cache.beginStep();
     const table = this.p("model.embed_tokens.weight");
     embeddingForward(x.buf, tokens.buf, table.buf, { N: B, V, C }, storageType(table));
-    const ops = new DecodeOps(this.config, cache, this.invFreq);
+    const ops = new DecodeOps(this.config, cache, this.rope(cache.ropeLength));
     for (let i = 0; i < this.config.numLayers; i++) decoderLayer(ops, i, this.layers[i], x);
     linearInto(logits, ops.norm(x, this.p("model.norm.weight")), this.unembedding);
     cache.endStep();
@@ -172,13 +179,15 @@ export class Transformer {
     }
     this.adapters?.release();
     this.invFreq.release();
+    this.longInvFreq?.release();
   }
 
+  /** `hidden`; with a cache, also fills it (prefill). */
   private forward(batch: TokenBatch, cache?: KVCache): Tensor {
     this.checkLive("forward");
     const c = this.config;
     checkSequenceLength(c, batch.T);
-    const ops = new ForwardOps(c, batch, this.invFreq, cache, isGradEnabled() ? this.dropoutSeed : undefined);
+    const ops = new ForwardOps(c, batch, this.rope(batch.ropeLength), cache, isGradEnabled() ? this.dropoutSeed : undefined);
     let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
     for (let i = 0; i < c.numLayers; i++) {
       const w = this.layers[i];
