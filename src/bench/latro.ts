@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runTraining } from "../cli/train.ts";
+import { runTraining } from "../latro/run.ts";
 import { parseTrainConfig } from "../latro/config.ts";
 import type { Bench } from "./types.ts";
 

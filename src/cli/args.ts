@@ -27,6 +27,9 @@ export function intArg(flag: string, value: unknown, r: Range = {}): number {
   return x;
 }
 
+/** The flag of an option's camelCase name: learningRate → --learning-rate. */
+export const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 export function stringArg(flag: string, value: unknown): string {
   if (typeof value !== "string" || value.trim() === "") throw new Error(`${flag}: got ${JSON.stringify(value)}; expected a non-empty value`);
   return value;

@@ -4,7 +4,8 @@ import { type ArgsDef, defineCommand, runMain } from "citty";
 import { Rng } from "../data/rng.ts";
 import { generate } from "../generate/generate.ts";
 import { encodeChat } from "../tokenizer/chat.ts";
-import { DEFAULT_MODEL, loadRuntime, runCli } from "./runtime.ts";
+import { loadRuntime } from "../model/runtime.ts";
+import { DEFAULT_MODEL, runCli } from "./runtime.ts";
 import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
 
 export const generateCommand = defineCommand({

@@ -31,7 +31,7 @@
 import type { ArgsDef } from "citty";
 import * as v from "valibot";
 import { LORA_TARGET_MODULES, type LoraConfig } from "../model/lora.ts";
-import { LR_SCHEDULER_TYPES, type LrSchedule } from "./schedule.ts";
+import { LR_SCHEDULER_TYPES, type LrSchedule } from "../train/schedule.ts";
 
 /** The original's default `stop_seqs`: answer templates that end a rationale. */
 export const DEFAULT_STOP_SEQS: readonly string[] = [
@@ -168,7 +168,15 @@ export const TrainConfigSchema = v.object({
   ),
   checkpointPath: field(
     v.optional(v.nullable(text("a path")), null),
-    "Checkpoint to resume from; unset trains the base model.",
+    "Checkpoint (or output directory, its newest checkpoint) to resume from; unset trains the base model.",
+  ),
+  overwriteOutputDir: field(
+    v.optional(flag(), false),
+    "Remove the files of an earlier run in output_dir first; without it a new run refuses a non-empty output_dir.",
+  ),
+  allowConfigChange: field(
+    v.optional(flag(), false),
+    "Resume even when fields that change the run's course differ from the checkpoint's config (they are logged).",
   ),
   dataset: field(
     v.optional(text("a dataset name"), "gsm8k"),
@@ -188,13 +196,17 @@ export const TrainConfigSchema = v.object({
   ),
   numEvaluations: field(
     v.optional(integerAtLeast(0), 10),
-    "Evaluations during training, every max(1, ⌊updates / num_evaluations⌋) updates from update 1; 0 = none.",
+    "Evaluations during training, every max(1, ⌊updates / num_evaluations⌋) updates from update 1; 0 = none. " +
+      "The best validation accuracy's model is kept as checkpoint-best; at the end it and the final model are evaluated on test.",
   ),
   evalSteps: field(
     v.optional(v.nullable(stepsOrFraction()), null),
     "Evaluate every this many updates instead of following num_evaluations.",
   ),
-  saveSteps: field(v.optional(stepsOrFraction(), 500), "Save a checkpoint every this many updates."),
+  saveSteps: field(
+    v.optional(stepsOrFraction(), 500),
+    "Save a checkpoint every this many updates; 0 = only after the last update (and on Ctrl-C), as every value also does.",
+  ),
   loggingSteps: field(v.optional(stepsOrFraction(), 1), "Print a console summary every this many updates."),
   logSampleRationales: field(
     v.optional(flag(), true),
@@ -304,6 +316,27 @@ export const TrainConfigSchema = v.object({
 export type TrainConfig = v.InferOutput<typeof TrainConfigSchema>;
 export type TrainConfigKey = keyof TrainConfig;
 
+/**
+ * Fields that do not change what a run computes (where files go; how often to log, evaluate, save;
+ * memory): a resumed run may change them. Every other field must match the checkpoint's (resume.ts).
+ */
+export const UNTRACKED_FIELDS: readonly TrainConfigKey[] = [
+  "expName",
+  "runName",
+  "outputDir",
+  "checkpointPath",
+  "overwriteOutputDir",
+  "allowConfigChange",
+  "numEvaluations",
+  "evalSteps",
+  "saveSteps",
+  "loggingSteps",
+  "logSampleRationales",
+  "perDeviceEvalBatchSize",
+  "gradientCheckpointing", // the same gradients, bit for bit
+  "memoryBudget",
+];
+
 const FIELD_KEYS = Object.keys(TrainConfigSchema.entries) as TrainConfigKey[];
 const ALIASES: Record<string, TrainConfigKey> = { modelNameOrPath: "model", datasetName: "dataset" };
 
@@ -400,16 +433,39 @@ function canonicalKey(name: string): TrainConfigKey | undefined {
   return (FIELD_KEYS as string[]).includes(camel) ? (camel as TrainConfigKey) : undefined;
 }
 
-/** Reads a YAML config file (Bun.YAML); an empty file is an empty config. */
+/** Reads a YAML config file (Bun.YAML); an empty file is an empty config. A key given twice is an error. */
 export async function readYamlConfig(path: string): Promise<unknown> {
   const file = Bun.file(path);
   if (!(await file.exists())) throw new ConfigError([`config file ${path} does not exist`]);
   const source = await file.text();
+  let parsed: unknown;
   try {
-    return Bun.YAML.parse(source);
+    parsed = Bun.YAML.parse(source);
   } catch (error) {
     throw new ConfigError([`${path} is not valid YAML: ${(error as Error).message}`]);
   }
+  const duplicates = duplicateTopLevelKeys(source);
+  if (duplicates.length > 0) throw new ConfigError(duplicates.map((d) => `${path}: ${d}`));
+  return parsed;
+}
+
+/**
+ * Keys written more than once at the top level of a YAML mapping (the parser keeps the last one
+ * silently), one message each with both line numbers. Config files are flat mappings, so a top-level
+ * key is a line that starts with a name followed by a colon.
+ */
+export function duplicateTopLevelKeys(source: string): string[] {
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  source.split("\n").forEach((line, i) => {
+    const m = /^(["']?)([A-Za-z_][\w-]*)\1\s*:/.exec(line);
+    if (!m) return;
+    const key = m[2];
+    const first = seen.get(key);
+    if (first !== undefined) problems.push(`"${key}" is given twice, on lines ${first} and ${i + 1}`);
+    else seen.set(key, i + 1);
+  });
+  return problems;
 }
 
 /** citty argument definitions: one kebab-case flag per field, with its help and default. */
@@ -444,7 +500,7 @@ export interface TrainSchedule {
   promptEpochs: number;
   /** Evaluate at updates u with (u − 1) % evalEvery = 0 (from update 1, as the original); 0 = never. */
   evalEvery: number;
-  /** Save at updates u with u % saveEvery = 0; 0 = never. */
+  /** Save at updates u with u % saveEvery = 0, and after the last update (so 0 = only then). */
   saveEvery: number;
   /** Print a summary at updates u with u % logEvery = 0; 0 = never. */
   logEvery: number;
@@ -461,6 +517,12 @@ export function deriveSchedule(config: TrainConfig, trainPrompts: number): Train
     ]);
   }
   const totalEpisodes = config.totalEpisodes ?? Math.floor(config.numTrainEpochs * trainPrompts);
+  if (totalEpisodes < rolloutsPerUpdate) {
+    const given = config.totalEpisodes !== null ? `total_episodes ${totalEpisodes}` : `num_train_epochs × training prompts = ${totalEpisodes} episodes`;
+    throw new ConfigError([
+      `${given} is less than one update, which samples per_device_train_batch_size × gradient_accumulation_steps = ${rolloutsPerUpdate} rationales`,
+    ]);
+  }
   const numUpdates = Math.ceil(totalEpisodes / rolloutsPerUpdate);
   const absolute = (steps: number) => (steps > 0 && steps < 1 ? Math.ceil(numUpdates * steps) : steps);
   const evalEvery =

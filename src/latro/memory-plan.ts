@@ -29,7 +29,7 @@ import { parameterSpecs } from "../model/weights.ts";
 import type { LatroExample } from "../data/example.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { loraConfigOf, type TrainConfig } from "./config.ts";
-import { encodeAnswer, encodeQuery } from "./prompts.ts";
+import { encodeAnswer, encodeQuery } from "../generate/prompts.ts";
 
 export type CheckpointDtype = "F32" | "F16" | "BF16";
 

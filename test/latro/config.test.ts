@@ -2,6 +2,9 @@
 // the rloo_k rule, derived counts, and the shipped config files.
 import { describe, expect, test } from "bun:test";
 import { parseArgs } from "citty";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   ConfigError,
   DEFAULT_STOP_SEQS,
@@ -158,6 +161,19 @@ test("derived counts: updates from epochs or episodes, prompts per update, eval/
   expect(byEpisodes.lr.warmupSteps).toBe(1);
   expect(deriveSchedule(parseTrainConfig({ ...base, num_evaluations: 0 }), 100).evalEvery).toBe(0);
   expect(() => deriveSchedule(parseTrainConfig(base), 1)).toThrow(/1 prompts, fewer than the 2 one update draws/);
+  expect(() => deriveSchedule(parseTrainConfig({ ...base, total_episodes: 11 }), 100)).toThrow(
+    "total_episodes 11 is less than one update, which samples per_device_train_batch_size × gradient_accumulation_steps = 12 rationales",
+  );
+  expect(deriveSchedule(parseTrainConfig({ ...base, total_episodes: 12 }), 100).numUpdates).toBe(1);
+});
+
+test("a key given twice in a YAML file is an error naming both lines", async () => {
+  const file = join(tmpdir(), `latro-duplicate-${process.pid}.yaml`);
+  await Bun.write(file, "model: m\nrloo_k: 4\n# rloo_k: 8 in a comment is fine\nnested:\n  rloo_k: 2\nrloo_k: 8\n");
+  await expect(readYamlConfig(file)).rejects.toThrow(`${file}: "rloo_k" is given twice, on lines 2 and 6`);
+  await Bun.write(file, "model: m\nrloo_k: 4\n");
+  expect(await readYamlConfig(file)).toEqual({ model: "m", rloo_k: 4 });
+  rmSync(file);
 });
 
 test("the run name is run_name or {exp_name}__{seed}__{unix seconds}", () => {

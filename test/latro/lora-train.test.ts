@@ -15,9 +15,9 @@ import { loadModel, saveModel } from "../../src/model/load.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import type { Transformer } from "../../src/model/transformer.ts";
 import { parseTrainConfig } from "../../src/latro/config.ts";
-import { runTraining } from "../../src/cli/train.ts";
+import { runTraining } from "../../src/latro/run.ts";
 import { mergeLora } from "../../src/cli/merge-lora.ts";
-import { loadRuntime } from "../../src/cli/runtime.ts";
+import { loadRuntime } from "../../src/model/runtime.ts";
 import { TOKENIZER_FILES } from "../../src/model/hfdir.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -86,7 +86,7 @@ test("a LoRA run resumed from checkpoint-2 repeats the uninterrupted run's third
     expect([key, b[key]]).toEqual([key, a[key]]);
   }
   await expect(runTraining(parseTrainConfig({ ...flags, lora_r: null, output_dir: join(work, "mixed"), checkpoint_path: join(full, "checkpoint-2") }))).rejects.toThrow(
-    "holds a LoRA adapter, but this run trains every weight",
+    "lora_r: 4 → null",
   );
 }, 240_000);
 

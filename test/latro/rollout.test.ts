@@ -8,7 +8,7 @@ import { Rng } from "../../src/data/rng.ts";
 import { generate } from "../../src/generate/generate.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import type { Transformer } from "../../src/model/transformer.ts";
-import { leftPad } from "../../src/latro/prompts.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { rolloutBatch, type RolloutOptions, scoreSequences } from "../../src/latro/rollout.ts";
 import { type AssembledBatch, selectRows, sequenceLogprobs } from "../../src/latro/sequences.ts";
 import { setupGpu } from "../helpers.ts";
