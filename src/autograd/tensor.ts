@@ -108,6 +108,12 @@ export class Tensor {
   }
 }
 
+/** The storage type of a float tensor read as a weight (by matmul or the embedding gather). */
+export function storageType(w: Tensor): Exclude<DType, "i32"> {
+  if (w.dtype === "i32") throw new Error(`${w.name ?? "weight"}: an i32 tensor cannot be a weight`);
+  return w.dtype;
+}
+
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -3,8 +3,7 @@
 // place. Attention rotates the new q and k at each row's own position, appends k and v to the cache at
 // slot `length` and attends over the row's slots validStart ≤ j ≤ length. Weights are read in their
 // storage dtype; an adapted projection adds s·(x·Aᵀ)·Bᵀ through the cache's [B, r] LoRA scratch.
-import { storageType } from "../autograd/ops/lora.ts";
-import type { Tensor } from "../autograd/tensor.ts";
+import { storageType, type Tensor } from "../autograd/tensor.ts";
 import { attentionDecode } from "../kernels/attention.ts";
 import { add } from "../kernels/elementwise.ts";
 import { matmul } from "../kernels/matmul.ts";

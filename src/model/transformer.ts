@@ -16,9 +16,8 @@ import { embedding } from "../autograd/ops/embedding.ts";
 import { tokenLogprobs } from "../autograd/ops/classifier.ts";
 import { scope } from "../autograd/scope.ts";
 import { checkpoint, isGradEnabled, noGrad } from "../autograd/tape.ts";
-import { Tensor } from "../autograd/tensor.ts";
+import { storageType, Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
-import { storageType } from "../autograd/ops/lora.ts";
 import { embeddingForward } from "../kernels/embedding.ts";
 import { ropeAttentionFactor, ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
@@ -209,5 +208,6 @@ export class Transformer {
 function trainableTensors(w: LayerWeights): Tensor[] {
   const { lora, ...weights } = w;
   const adapters = Object.values(lora).flatMap((a) => (a ? [a.A, a.B] : []));
-  return [...Object.values(weights), ...adapters].filter((t): t is Tensor => t !== undefined && t.requiresGrad);
+  // A fused module's parts share their A: each tensor once.
+  return [...new Set([...Object.values(weights), ...adapters])].filter((t): t is Tensor => t instanceof Tensor && t.requiresGrad);
 }

@@ -14,8 +14,7 @@ import { fill } from "../../kernels/elementwise.ts";
 import { logSoftmaxGather, logSoftmaxGatherBackward } from "../../kernels/logsoftmax.ts";
 import { matmul } from "../../kernels/matmul.ts";
 import { record, weightGrad } from "../tape.ts";
-import { Tensor } from "../tensor.ts";
-import { storageType } from "./lora.ts";
+import { storageType, Tensor } from "../tensor.ts";
 
 /** Default bytes of one chunk of logits (under WebGPU's smallest maxStorageBufferBindingSize, 128 MiB). */
 export const CLASSIFIER_CHUNK_BYTES = 64 << 20;

@@ -5,8 +5,7 @@
 import { matmul } from "../../kernels/matmul.ts";
 import { colSum } from "../../kernels/reduce.ts";
 import { record, weightGrad } from "../tape.ts";
-import { Tensor } from "../tensor.ts";
-import { storageType } from "./lora.ts";
+import { storageType, Tensor } from "../tensor.ts";
 
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const [N, In] = x.shape;

@@ -9,9 +9,9 @@
 // W and b never get gradients: they must not require grad.
 import { dropout } from "../../kernels/dropout.ts";
 import { addInPlace } from "../../kernels/elementwise.ts";
-import { matmul, type MatmulDType } from "../../kernels/matmul.ts";
+import { matmul } from "../../kernels/matmul.ts";
 import { record, weightGrad } from "../tape.ts";
-import { Tensor } from "../tensor.ts";
+import { storageType, Tensor } from "../tensor.ts";
 
 export interface LoraAdapter {
   /** [r, in], trainable. */
@@ -26,12 +26,6 @@ export interface LoraDropout {
   /** Probability in [0, 1); 0 means no dropout. */
   p: number;
   seed: number;
-}
-
-/** The matmul storage type of a weight tensor. */
-export function storageType(w: Tensor): MatmulDType {
-  if (w.dtype === "i32") throw new Error(`${w.name ?? "weight"}: an i32 tensor cannot be a weight`);
-  return w.dtype;
 }
 
 export function loraLinear(x: Tensor, w: Tensor, b: Tensor | undefined, adapter: LoraAdapter, drop?: LoraDropout): Tensor {
