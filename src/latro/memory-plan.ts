@@ -23,15 +23,18 @@
 // Peak = persistent + the largest phase.
 import { CLASSIFIER_CHUNK_BYTES, rowsWithin } from "../autograd/ops/classifier.ts";
 import { capacityOf } from "../gpu/buffer.ts";
+import { DTYPE_BYTES } from "../autograd/tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
+import { frozenDType } from "../model/load.ts";
 import { type LoraConfig, loraSpecs } from "../model/lora.ts";
+import type { Dtype } from "../model/safetensors.ts";
 import { parameterSpecs } from "../model/weights.ts";
 import type { LatroExample } from "../data/example.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { loraConfigOf, type TrainConfig } from "./config.ts";
 import { encodeAnswer, encodeQuery } from "../generate/prompts.ts";
 
-export type CheckpointDtype = "F32" | "F16" | "BF16";
+export type CheckpointDtype = Dtype;
 
 export interface MemoryPlanInput {
   model: ModelConfig;
@@ -101,11 +104,8 @@ function layerBackwardBytes(m: ModelConfig, N: number): number {
   return 3 * pooled(N * m.intermediateSize) + pooled(N * m.hiddenSize);
 }
 
-/** The storage dtype of a frozen weight of this shape (model/load.ts `frozenDType`), in bytes per element. */
-function frozenBytes(shape: readonly number[], dtype: CheckpointDtype, hasF16: boolean): number {
-  if (shape.length !== 2 || dtype === "F32") return 4;
-  return dtype === "BF16" || hasF16 ? 2 : 4;
-}
+/** Bytes per element of a frozen weight of this shape as loaded (model/load.ts `frozenDType`). */
+const frozenBytes = (shape: readonly number[], dtype: CheckpointDtype, hasF16: boolean) => DTYPE_BYTES[frozenDType(shape, dtype, hasF16)];
 
 export function memoryPlan(input: MemoryPlanInput): MemoryPlan {
   const { model: m, lora, weightDtype, hasF16 } = input;

@@ -58,7 +58,7 @@ const PARENT: Record<LoraTargetModule, string> = {
 };
 
 /** [out, in] of each projection. */
-export function projectionShape(config: ModelConfig, m: LoraTargetModule): [number, number] {
+function projectionShape(config: ModelConfig, m: LoraTargetModule): [number, number] {
   const { hiddenSize: H, intermediateSize: I, numHeads, numKvHeads, headDim: D } = config;
   switch (m) {
     case "q_proj": return [numHeads * D, H];
