@@ -38,6 +38,13 @@ export interface MatmulShape {
   lda?: number;
   ldb?: number;
   ldc?: number;
+  /**
+   * Elements from the start of A's / C's buffer to its first element (default 0): a column slice of
+   * wider rows, e.g. one projection's columns of a fused [N, q + k + v] output; offset + the row's
+   * columns must fit in its row stride.
+   */
+  offsetA?: number;
+  offsetC?: number;
   /** Add the product into C instead of overwriting it (gradient accumulation). */
   accumulate?: boolean;
   /** Scale of the product (not of bias or the accumulated C); default 1. */
@@ -96,10 +103,15 @@ export function matmul({ a, b, c, bias }: { a: Buf; b: Buf; c: Buf; bias?: Buf }
   const sC = shape.strideC ?? M * ldc;
   checkDims("matmul", { lda, ldb, ldc }, { lda: ca, ldb: cb, ldc: N });
   checkDims("matmul", { strideA: sA, strideB: sB, strideC: sC }, 0);
+  const offsetA = shape.offsetA ?? 0;
+  const offsetC = shape.offsetC ?? 0;
+  checkDims("matmul", { offsetA, offsetC }, 0);
+  if (offsetA + ca > lda) throw new Error(`matmul: offsetA ${offsetA} + ${ca} columns exceeds lda ${lda}`);
+  if (offsetC + N > ldc) throw new Error(`matmul: offsetC ${offsetC} + ${N} columns exceeds ldc ${ldc}`);
   if (batch > 1 && sC < M * ldc) throw new Error(`matmul: strideC ${sC} makes batch items of C overlap (need ≥ ${M * ldc})`);
   // Elements each operand must hold: the last element of the last batch item, + 1.
   const extent = (rows: number, ld: number, cols: number, stride: number) => (batch - 1) * stride + (rows - 1) * ld + cols;
-  const [nA, nB, nC] = [extent(ra, lda, ca, sA), extent(rb, ldb, cb, sB), extent(M, ldc, N, sC)];
+  const [nA, nB, nC] = [offsetA + extent(ra, lda, ca, sA), extent(rb, ldb, cb, sB), offsetC + extent(M, ldc, N, sC)];
   checkSize("matmul", "a", a, nA, eA);
   checkSize("matmul", "b", b, nB, eB);
   checkSize("matmul", "c", c, nC);
@@ -130,7 +142,7 @@ export function matmul({ a, b, c, bias }: { a: Buf; b: Buf; c: Buf; bias?: Buf }
 
   // vec4 loads need every group of 4 along the contiguous dimensions (and every window offset) aligned.
   const steps = [mWin, nWin, kWin].map((w) => (w.length > 1 ? w[0].rows : 0));
-  const vec = [ca, lda, sA, cb, ldb, sB, ...steps].every((v) => v % 4 === 0);
+  const vec = [ca, lda, sA, offsetA, cb, ldb, sB, ...steps].every((v) => v % 4 === 0);
   const pipeline = kernel("matmul", {
     entry: variant === "direct" ? "matmul_direct" : "matmul_tiled",
     constants: { TRANS_A: +transA, TRANS_B: +transB, ...(variant === "direct" ? { WG: DIRECT_WG } : {}) },
@@ -147,12 +159,12 @@ export function matmul({ a, b, c, bias }: { a: Buf; b: Buf; c: Buf; bias?: Buf }
       for (const kw of kWin) {
         // Each operand: a window of its storage rows when its row dimension is split, else the whole
         // tensor; the remaining (row, column) start goes into its element offset.
-        const A = bind(a, eA, transA ? kw : mw, big.a, lda, ca, sA, need.a);
+        const A = bind(a, eA, transA ? kw : mw, big.a, lda, offsetA + ca, sA, need.a);
         const B = bind(b, eB, transB ? nw : kw, big.b, ldb, cb, sB, need.b);
-        const C = bind(c, 4, mw, big.c, ldc, N, sC, need.c);
-        const offA = A.rowOffset * lda + (transA ? mw.row0 : kw.row0);
+        const C = bind(c, 4, mw, big.c, ldc, offsetC + N, sC, need.c);
+        const offA = offsetA + A.rowOffset * lda + (transA ? mw.row0 : kw.row0);
         const offB = B.rowOffset * ldb + (transB ? kw.row0 : nw.row0);
-        const offC = C.rowOffset * ldc + nw.row0;
+        const offC = offsetC + C.rowOffset * ldc + nw.row0;
         const first = kw.row0 === 0;
         const flags = (shape.accumulate || !first ? 1 : 0) | (bias && first ? 2 : 0);
         const p = params(mw.rows, nw.rows, kw.rows, flags, lda, ldb, ldc, { f: shape.alpha ?? 1 }, sA, sB, sC, nw.row0, offA, offB, offC);

@@ -29,8 +29,8 @@ export class ForwardOps implements LayerOps {
   /** x·Wᵀ (+ b), plus the LoRA update where the projection is adapted. */
   private project(x: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor {
     if (!lora) return linear(x, w, b);
-    if (this.passSeed === undefined) return loraLinear(x, w, b, lora);
-    return loraLinear(x, w, b, lora, { p: lora.dropout, seed: dropoutSeed(this.passSeed, lora.spec) });
+    const dropout = this.passSeed === undefined ? undefined : { p: lora.dropout, seed: dropoutSeed(this.passSeed, lora.spec) };
+    return loraLinear(x, w, b, [{ A: lora.A, B: lora.B, scale: lora.scale, dropout }]);
   }
 
   norm(x: Tensor, w: Tensor): Tensor {

@@ -34,41 +34,61 @@ test("dropout: the mask is the reference hash's, bit for bit, keeps ≈ 1 − p,
   expect(() => dropout(out, xg, n, { p: 1, seed: 1 })).toThrow("dropout: p must be in [0, 1), got 1");
 }, 120_000);
 
+/** Runs loraLinear on the adapters `specs` (ranks, rows, column starts, dropout) and checks y, dx, dA, dB against float64. */
+async function checkLora(what: string, wType: "f32" | "bf16", N: number, In: number, Out: number, specs: { r: number; rows: number; col0: number; p: number; seed: number }[]) {
+  const x0 = randn(N * In, 1);
+  const w0 = wType === "bf16" ? roundBf16(randn(Out * In, 2, 0.3)) : randn(Out * In, 2, 0.3);
+  const b0 = randn(Out, 3);
+  const ref = specs.map((s, i) => ({
+    A: randn(s.r * In, 10 + i, 0.3),
+    B: randn(s.rows * s.r, 20 + i, 0.3), // random (not PEFT's zero init) so that dA and dx see B
+    r: s.r, rows: s.rows, col0: s.col0, scale: 16 / s.r,
+    mask: s.p > 0 ? dropoutMask(N * In, s.p, s.seed) : new Float64Array(N * In).fill(1),
+  }));
+  const g = randn(N * Out, 6);
+  const want = loraRef(x0, w0, b0, ref, g, N, In, Out);
+
+  const x = Tensor.fromArray(x0, [N, In]).keep();
+  x.requiresGrad = true;
+  const w = (wType === "bf16" ? Tensor.fromBits(bf16Bits(w0), [Out, In], "bf16") : Tensor.fromArray(w0, [Out, In])).keep();
+  const b = Tensor.fromArray(b0, [Out]).keep();
+  const adapters = ref.map((a, i) => {
+    const A = Tensor.fromArray(a.A, [a.r, In]).keep();
+    const B = Tensor.fromArray(a.B, [a.rows, a.r]).keep();
+    A.requiresGrad = B.requiresGrad = true;
+    return { A, B, scale: a.scale, col0: a.col0, dropout: { p: specs[i].p, seed: specs[i].seed } };
+  });
+  const y = await scopeAsync(async () => {
+    const out = loraLinear(x, w, b, adapters);
+    const values = await out.toArray();
+    backward(out, Tensor.fromArray(g, [N, Out]));
+    return values;
+  });
+  const ok = (got: ArrayLike<number>, exp: ArrayLike<number>) => relError(got, exp) < TOL;
+  expect({ what, y: ok(y, want.y), dx: ok(await x.grad!.toArray(), want.dx) }).toEqual({ what, y: true, dx: true });
+  for (const [i, a] of adapters.entries()) {
+    expect({ what, i, dA: ok(await a.A.grad!.toArray(), want.grads[i].dA), dB: ok(await a.B.grad!.toArray(), want.grads[i].dB) }).toEqual({ what, i, dA: true, dB: true });
+  }
+  for (const t of [x, w, b, ...adapters.flatMap((a) => [a.A, a.B])]) t.release();
+}
+
 test("loraLinear matches float64 in y, dx, dA and dB: f32 and bf16 base weights, with and without dropout", async () => {
   await setupGpu();
   const [N, In, Out, r] = [7, 13, 11, 3];
-  const scale = 16 / r;
-  for (const [wType, p] of [["f32", 0], ["bf16", 0], ["f32", 0.3], ["bf16", 0.3]] as const) {
-    const x0 = randn(N * In, 1);
-    const w0 = wType === "bf16" ? roundBf16(randn(Out * In, 2, 0.3)) : randn(Out * In, 2, 0.3);
-    const b0 = randn(Out, 3);
-    const A0 = randn(r * In, 4, 0.3);
-    const B0 = randn(Out * r, 5, 0.3); // random (not PEFT's zero init) so that dA and dx see B
-    const g = randn(N * Out, 6);
-    const seed = 12345;
-    const mask = p > 0 ? dropoutMask(N * In, p, seed) : new Float64Array(N * In).fill(1);
-    const want = loraRef(x0, w0, b0, A0, B0, mask, g, N, In, Out, r, scale);
-
-    const x = Tensor.fromArray(x0, [N, In]).keep();
-    x.requiresGrad = true;
-    const w = (wType === "bf16" ? Tensor.fromBits(bf16Bits(w0), [Out, In], "bf16") : Tensor.fromArray(w0, [Out, In])).keep();
-    const b = Tensor.fromArray(b0, [Out]).keep();
-    const A = Tensor.fromArray(A0, [r, In]).keep();
-    const B = Tensor.fromArray(B0, [Out, r]).keep();
-    A.requiresGrad = B.requiresGrad = true;
-    const y = await scopeAsync(async () => {
-      const out = loraLinear(x, w, b, { A, B, scale }, { p, seed });
-      const values = await out.toArray();
-      backward(out, Tensor.fromArray(g, [N, Out]));
-      return values;
-    });
-    const what = `${wType}, p ${p}`;
-    expect({ what, err: relError(y, want.y) < TOL }).toEqual({ what, err: true });
-    expect({ what, err: relError(await x.grad!.toArray(), want.dx) < TOL }).toEqual({ what, err: true });
-    expect({ what, err: relError(await A.grad!.toArray(), want.dA) < TOL }).toEqual({ what, err: true });
-    expect({ what, err: relError(await B.grad!.toArray(), want.dB) < TOL }).toEqual({ what, err: true });
-    for (const t of [x, w, b, A, B]) t.release();
+  for (const wType of ["f32", "bf16"] as const) {
+    for (const p of [0, 0.3]) await checkLora(`${wType}, p ${p}`, wType, N, In, Out, [{ r, rows: Out, col0: 0, p, seed: 12345 }]);
   }
+}, 240_000);
+
+test("loraLinear over a fused weight: separate adapters on column ranges (q/k/v parts), own ranks and dropout masks", async () => {
+  await setupGpu();
+  const parts = [
+    { r: 3, rows: 5, col0: 0, p: 0.3, seed: 1 },
+    { r: 2, rows: 3, col0: 5, p: 0, seed: 2 },
+    { r: 4, rows: 3, col0: 8, p: 0.2, seed: 3 },
+  ];
+  await checkLora("fused q/k/v, bf16", "bf16", 9, 13, 11, parts);
+  await checkLora("only the middle part adapted", "f32", 9, 12, 11, [parts[1]]);
 }, 240_000);
 
 test("loraLinear refuses a trainable base weight and mis-shaped adapters, naming the weight", async () => {
@@ -78,9 +98,10 @@ test("loraLinear refuses a trainable base weight and mis-shaped adapters, naming
   w.name = "model.layers.0.self_attn.q_proj.weight";
   const A = Tensor.fromArray(new Float32Array(6), [2, 3]).keep();
   const B = Tensor.fromArray(new Float32Array(8), [4, 2]).keep();
-  expect(() => loraLinear(x, w, undefined, { A: B, B, scale: 1 })).toThrow("lora_A of model.layers.0.self_attn.q_proj.weight is [4,2], expected [r, 3]");
-  expect(() => loraLinear(x, w, undefined, { A, B: A, scale: 1 })).toThrow("lora_B of model.layers.0.self_attn.q_proj.weight is [2,3], expected [4, 2]");
+  expect(() => loraLinear(x, w, undefined, [{ A: B, B, scale: 1 }])).toThrow("lora_A of model.layers.0.self_attn.q_proj.weight is [4,2], expected [r, 3]");
+  expect(() => loraLinear(x, w, undefined, [{ A, B: A, scale: 1 }])).toThrow("lora_B of model.layers.0.self_attn.q_proj.weight is [2,3] at column 0, expected [rows, 2] within its 4 columns");
+  expect(() => loraLinear(x, w, undefined, [{ A, B, scale: 1, col0: 1 }])).toThrow("lora_B of model.layers.0.self_attn.q_proj.weight is [4,2] at column 1, expected [rows, 2] within its 4 columns");
   w.requiresGrad = true;
-  expect(() => loraLinear(x, w, undefined, { A, B, scale: 1 })).toThrow("must be frozen");
+  expect(() => loraLinear(x, w, undefined, [{ A, B, scale: 1 }])).toThrow("must be frozen");
   for (const t of [x, w, A, B]) t.release();
 });

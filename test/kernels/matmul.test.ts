@@ -46,9 +46,9 @@ async function check(shape: MatmulShape, opts: { bias?: boolean; seed?: number; 
   const sB = shape.strideB ?? (transB ? N : K) * ldb;
   const sC = shape.strideC ?? M * ldc;
   const seed = opts.seed ?? M * 7 + N * 13 + K * 17;
-  const nA = (batch - 1) * sA + (transA ? K : M) * lda;
+  const nA = (shape.offsetA ?? 0) + (batch - 1) * sA + (transA ? K : M) * lda;
   const nB = (batch - 1) * sB + (transB ? N : K) * ldb;
-  const nC = (batch - 1) * sC + M * ldc;
+  const nC = (shape.offsetC ?? 0) + (batch - 1) * sC + M * ldc;
   const a = round(randn(nA, seed), shape.aType);
   const b = round(randn(nB, seed + 1), shape.bType);
   const c0 = randn(nC, seed + 2);
@@ -121,6 +121,21 @@ test("batched with strides, broadcast (stride 0) and padded row strides", async 
   expect((await check(s, { bias: true })).err).toBeLessThan(TOL);
   // NT, odd everything, accumulate
   expect((await check({ M: 5, N: 3, K: 9, transB: true, batch: 4, accumulate: true, variant })).err).toBeLessThan(TOL);
+}, COMPILE_MS);
+
+test("column slices: A and C start at an element offset within wider rows (a fused projection's part), windows too", async () => {
+  const cases: [MatmulShape, number?][] = [
+    [{ M: 7, N: 5, K: 6, ldc: 24, offsetC: 11, accumulate: true }], // dy·… into columns 11..15 of a wider C
+    [{ M: 6, N: 3, K: 9, lda: 20, offsetA: 8, transB: true }], // A = columns 8..16 of wider rows (vec4)
+    [{ M: 5, N: 4, K: 7, lda: 19, offsetA: 5, transA: true, ldc: 13, offsetC: 9 }], // Aᵀ column slice (TN), C slice
+    [{ M: 150, N: 6, K: 8, ldc: 24, offsetC: 10 }, 4096], // C in windows along M, each at the column offset
+  ];
+  for (const [s, bindingLimit] of cases) {
+    const { err } = await check({ ...s, variant: MAIN }, { bindingLimit });
+    if (!(err <= TOL)) throw new Error(`offsets ${JSON.stringify(s)}: rel error ${err}`);
+  }
+  const a = acquire(4096), b = acquire(4096), c = acquire(4096);
+  expect(() => matmul({ a, b, c }, { M: 2, N: 4, K: 2, ldc: 8, offsetC: 5 })).toThrow("matmul: offsetC 5 + 4 columns exceeds ldc 8");
 }, COMPILE_MS);
 
 test("a result written into a column slice of a wider C leaves the other columns alone", async () => {
