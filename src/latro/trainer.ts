@@ -6,12 +6,13 @@
 //      the training loop (train/loop.ts) runs them, accumulating gradients, then one AdamW step
 //   5. metrics under the original's names; at evaluation updates, the sampled rationales and the
 //      validation accuracy (the score checkpoint-best keeps the best of)
-// Every random choice of update u comes from Rng(seed, u), so a resumed run repeats the
+// Every random choice is a named stream of the run's seed (Rng.stream): the prompt order of each epoch,
+// and the sampling and the micro-batch order of each update, so a resumed run repeats the
 // uninterrupted one exactly from its checkpoint.
 import { backward } from "../autograd/tape.ts";
 import { scopeAsync } from "../autograd/scope.ts";
 import { Tensor } from "../autograd/tensor.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng, shuffleInPlace } from "../data/rng.ts";
 import type { Dataset, LatroExample } from "../data/example.ts";
 import { evaluateModel } from "../eval/evaluate.ts";
 import { tokenBatch } from "../model/batch.ts";
@@ -39,12 +40,6 @@ export interface LatroContext {
   startStep: number;
 }
 
-/** The LoRA dropout seed of micro-batch m of update `step`: a function of (seed, step, m), so a resumed run draws the same masks. */
-export const dropoutSeedOf = (seed: number, step: number, m: number) => (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step, 0x85ebca6b) ^ Math.imul(m + 1, 0xc2b2ae35)) >>> 0;
-
-/** A random source for update `step` (1-based), independent of how the run got there. */
-export const stepRng = (seed: number, step: number) => new Rng(seed * 1_000_003 + step);
-
 /** The prompts of update `step`: the next promptsPerUpdate of a seeded per-epoch permutation. */
 export function promptsForStep(n: number, seed: number, step: number, perUpdate: number): number[] {
   const out: number[] = [];
@@ -56,17 +51,12 @@ export function promptsForStep(n: number, seed: number, step: number, perUpdate:
   return out;
 }
 
-const permutations = new Map<string, Int32Array>();
-function epochPermutation(n: number, seed: number, epoch: number): Int32Array {
+const permutations = new Map<string, number[]>();
+function epochPermutation(n: number, seed: number, epoch: number): number[] {
   const key = `${n}:${seed}:${epoch}`;
   let p = permutations.get(key);
   if (!p) {
-    const rng = new Rng(seed + 7919 * (epoch + 1));
-    p = Int32Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [p[i], p[j]] = [p[j], p[i]];
-    }
+    p = shuffleInPlace(Array.from({ length: n }, (_, i) => i), Rng.stream(seed, "prompt-order", epoch));
     permutations.set(key, p);
   }
   return p;
@@ -101,7 +91,6 @@ export async function latroUpdate(
 ): Promise<UpdatePlan> {
   const { config, schedule, policy, tokenizer } = ctx;
   const k = config.rlooK;
-  const rng = stepRng(config.seed, step);
 
   // 1. Prompts, each repeated rloo_k times.
   const picked = promptsForStep(ctx.train.length, config.seed, step, schedule.promptsPerUpdate);
@@ -110,7 +99,7 @@ export async function latroUpdate(
 
   // 2–3. Rollout and rewards.
   const t0 = performance.now();
-  const ro = await rolloutBatch(policy, ctx.reference, queries, qLen, answers, rng, ctx.rollout);
+  const ro = await rolloutBatch(policy, ctx.reference, queries, qLen, answers, Rng.stream(config.seed, "rollout", step), ctx.rollout);
   const rewards = rolloutRewards({ logpAnswer: ro.logpAnswer, logpRationale: ro.logpRationale, refLogpRationale: ro.refLogpRationale, stopped: ro.stopped }, {
     klCoef: config.klCoef,
     nonStopPenalty: config.nonStopPenalty,
@@ -120,11 +109,10 @@ export async function latroUpdate(
   const rolloutSeconds = (performance.now() - t0) / 1000;
 
   // 4. Update: shuffled micro-batches of the loss; the loop accumulates their gradients and steps.
-  const order = Array.from({ length: ro.batch.rows }, (_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = shuffleInPlace(Array.from({ length: ro.batch.rows }, (_, i) => i), Rng.stream(config.seed, "micro-batches", step));
+  // The LoRA dropout masks of each micro-batch's forward (and its recompute under checkpointing).
+  const dropoutRng = Rng.stream(config.seed, "lora-dropout", step);
+  const dropoutSeeds = Array.from({ length: schedule.microBatchesPerUpdate }, () => dropoutRng.nextUint32());
   const policyLosses: number[] = [];
   const sftLosses: number[] = [];
   const microBatches = Array.from({ length: schedule.microBatchesPerUpdate }, (_, m) => async () => {
@@ -134,7 +122,7 @@ export async function latroUpdate(
     policyLosses.push(loss.policyLoss);
     sftLosses.push(loss.sftLoss);
     const sub = selectRows(ro.batch, idx);
-    policy.dropoutSeed = dropoutSeedOf(config.seed, step, m);
+    policy.dropoutSeed = dropoutSeeds[m];
     await scopeAsync(async () => {
       const logprobs = policy.logprobs(tokenBatch(sub.tokens, sub.rows, sub.len, sub.pad, tokenTemperatures(sub, ctx.rollout.temperature)));
       const weights = tokenLossWeights(sub, loss.rationaleWeights, loss.answerWeights);

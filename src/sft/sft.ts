@@ -12,7 +12,7 @@
 import { readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { LatroExample } from "../data/example.ts";
-import { shuffled } from "../data/rng.ts";
+import { Rng, shuffled } from "../data/rng.ts";
 import { saveModel } from "../model/load.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { AdamW } from "../optim/adamw.ts";
@@ -82,7 +82,7 @@ export function sftTask(ctx: SftContext, updatesPerEpoch: number): TrainTask {
   const epochOrder = (epoch: number) => {
     let order = orders.get(epoch);
     if (!order) {
-      const permuted = shuffled(Array.from(encoded, (_, i) => i), config.seed + 7919 * (epoch + 1));
+      const permuted = shuffled(Array.from(encoded, (_, i) => i), Rng.stream(config.seed, "example-order", epoch));
       order = config.groupByLength
         ? groupByLength(permuted, (i) => encoded[i].prompt.length + encoded[i].target.length, megabatchSize(encoded.length, config.perDeviceTrainBatchSize))
         : permuted;

@@ -123,15 +123,18 @@ export async function loadCheckpointWeights(dir: string, model: Transformer): Pr
     throw new Error(`checkpoint ${dir} holds ${isAdapter ? "a LoRA adapter" : "full weights"}, but this run ${model.adapters ? "trains LoRA adapters" : "trains every weight"}`);
   }
   const source = isAdapter ? await loadAdapter(dir, model.config) : await loadModel(dir);
-  const saved = new Map(source.parameters().map((t) => [t.name, t]));
-  for (const p of model.trainableParameters()) {
-    const src = saved.get(p.name);
-    if (!src) throw new Error(`${dir}: no ${p.name}`);
-    if (src.size !== p.size) throw new Error(`${dir}: ${p.name} has ${src.size} elements, the model being trained ${p.size}`);
-    copy(src.buf, 0, p.buf, 0, p.size * 4);
+  try {
+    const saved = new Map(source.parameters().map((t) => [t.name, t]));
+    for (const p of model.trainableParameters()) {
+      const src = saved.get(p.name);
+      if (!src) throw new Error(`${dir}: no ${p.name}`);
+      if (src.size !== p.size) throw new Error(`${dir}: ${p.name} has ${src.size} elements, the model being trained ${p.size}`);
+      copy(src.buf, 0, p.buf, 0, p.size * 4);
+    }
+  } finally {
+    if (source instanceof LoraAdapters) source.release();
+    else source.dispose();
   }
-  if (source instanceof LoraAdapters) source.release();
-  else source.dispose();
 }
 
 export async function loadOptimizerState(dir: string, optimizer: AdamW, step: number): Promise<void> {
