@@ -71,6 +71,16 @@ test("a LoRA run trains the adapters only and saves PEFT adapter checkpoints tha
   expect(Math.max(...a.map((x, i) => Math.abs(x - m[i])))).toBeLessThan(1e-4);
   expect(Math.max(...a.map((x, i) => Math.abs(x - b[i])))).toBeGreaterThan(1e-4);
   for (const x of [adapted, full, baseModel]) x.dispose();
+
+  // The commands: generate --adapter, and merge-lora.
+  const run = (...args: string[]) => Bun.spawnSync(["bun", ...args], { cwd: ROOT, env: { ...process.env, XDG_RUNTIME_DIR: "/tmp" } });
+  const gen = run(join(ROOT, "src", "cli", "generate.ts"), "--model", modelDir, "--adapter", ckpt, "--prompt", "1 + 1 =", "--max-new-tokens", "4", "--temperature", "0");
+  expect(gen.exitCode).toBe(0);
+  const cliMerged = join(work, "merged-cli");
+  const merge = run(join(ROOT, "src", "cli", "merge-lora.ts"), "--model", modelDir, "--adapter", ckpt, "--out", cliMerged);
+  expect([merge.exitCode, readdirSync(cliMerged).includes("model.safetensors")]).toEqual([0, true]);
+  const bad = run(join(ROOT, "src", "cli", "merge-lora.ts"), "--model", modelDir, "--adapter", modelDir, "--out", join(work, "x"));
+  expect(bad.stderr.toString()).toContain(`${modelDir} is not a PEFT adapter directory: adapter_config.json is missing`);
 }, 240_000);
 
 test("a LoRA run resumed from checkpoint-2 repeats the uninterrupted run's third update (adapter dropout, checkpointing)", async () => {
