@@ -1,7 +1,7 @@
 // Memory rows: the memory plan (src/latro/memory-plan.ts) of LaTRO at the paper's setting for the
 // models in model-shapes.ts, with and without LoRA and activation checkpointing, and the buffer pool's
-// measured peak of one LoRA training step on a random BF16 model (Qwen2.5-0.5B's shape; quick: a tiny
-// one) beside its plan.
+// measured peak of one LoRA training step on a random BF16 model (Qwen2.5-1.5B's shape, the largest
+// whose step stays within a few minutes on a CPU adapter; quick: a tiny one) beside its plan.
 import { scopeAsync } from "../autograd/scope.ts";
 import { backward, zeroGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
