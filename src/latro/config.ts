@@ -31,6 +31,7 @@
 import type { ArgsDef } from "citty";
 import * as v from "valibot";
 import { LORA_TARGET_MODULES, type LoraConfig } from "../model/lora.ts";
+import { choice, flag, integerIn, listFromText, numberIn, text } from "../train/fields.ts";
 import { LR_SCHEDULER_TYPES, type LrSchedule } from "../train/schedule.ts";
 
 /** The original's default `stop_seqs`: answer templates that end a rationale. */
@@ -57,72 +58,18 @@ export const DEFAULT_STOP_SEQS: readonly string[] = [
 
 export const STOP_TOKENS = ["eos", "pad", "both"] as const;
 
-// ---- Field value schemas. Each failure message says what is allowed. -------------------------
+// ---- Field value schemas (src/train/fields.ts). Each failure message says what is allowed. -----
 
-const NUMBER_TEXT = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
-const numberFromText = v.transform((x: unknown) => (typeof x === "string" && NUMBER_TEXT.test(x) ? Number(x) : x));
-const booleanFromText = v.transform((x: unknown) => (x === "true" ? true : x === "false" ? false : x));
-const listFromText = v.transform((x: unknown) => {
-  if (typeof x !== "string") return x;
-  const text = x.trim();
-  if (text.startsWith("[")) {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return x;
-    }
-  }
-  return text === "" ? [] : text.split(",").map((item) => (NUMBER_TEXT.test(item) ? Number(item) : item));
-});
-
-function integerAtLeast(min: number) {
-  const allowed = `an integer ≥ ${min}`;
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.integer(allowed), v.minValue(min, allowed));
-}
-
-function numberAtLeast(min: number) {
-  const allowed = `a number ≥ ${min}`;
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.finite(allowed), v.minValue(min, allowed));
-}
-
-function positiveNumber() {
-  const allowed = "a number > 0";
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.finite(allowed), v.gtValue(0, allowed));
-}
-
-function fraction() {
-  const allowed = "a number in [0, 1]";
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.minValue(0, allowed), v.maxValue(1, allowed));
-}
-
-function adamBeta() {
-  const allowed = "a number in [0, 1)";
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.minValue(0, allowed), v.ltValue(1, allowed));
-}
+const integerAtLeast = (min: number) => integerIn({ min });
+const numberAtLeast = (min: number) => numberIn({ min });
+const positiveNumber = () => numberIn({ min: 0, minExclusive: true });
+const fraction = () => numberIn({ min: 0, max: 1 });
+const fractionBelowOne = () => numberIn({ min: 0, max: 1, maxExclusive: true });
 
 /** An update count, or a fraction in (0, 1) of all updates (as TrainingArguments' *_steps); 0 = never. */
 function stepsOrFraction() {
   const allowed = "0 (never), an integer ≥ 1, or a fraction in (0, 1) of the total updates";
-  return v.pipe(
-    v.unknown(),
-    numberFromText,
-    v.number(allowed),
-    v.minValue(0, allowed),
-    v.check((x) => x < 1 || Number.isInteger(x), allowed),
-  );
-}
-
-function flag() {
-  return v.pipe(v.unknown(), booleanFromText, v.boolean("true or false"));
-}
-
-function text(what: string) {
-  const allowed = `a non-empty string (${what})`;
-  return v.pipe(v.unknown(), v.string(allowed), v.minLength(1, allowed));
-}
-
-function choice<const T extends readonly string[]>(options: T) {
-  return v.pipe(v.unknown(), v.picklist(options, `one of ${options.join(", ")}`));
+  return v.pipe(numberIn({ min: 0 }), v.check((x) => x < 1 || Number.isInteger(x), allowed));
 }
 
 function textList() {
@@ -281,8 +228,8 @@ export const TrainConfigSchema = v.object({
     v.optional(numberAtLeast(0), 0),
     "AdamW decoupled weight decay (not applied to biases and norm weights).",
   ),
-  adamBeta1: field(v.optional(adamBeta(), 0.9), "AdamW β1."),
-  adamBeta2: field(v.optional(adamBeta(), 0.999), "AdamW β2."),
+  adamBeta1: field(v.optional(fractionBelowOne(), 0.9), "AdamW β1."),
+  adamBeta2: field(v.optional(fractionBelowOne(), 0.999), "AdamW β2."),
   adamEpsilon: field(v.optional(positiveNumber(), 1e-8), "AdamW ε."),
   maxGradNorm: field(
     v.optional(numberAtLeast(0), 0),
@@ -296,7 +243,7 @@ export const TrainConfigSchema = v.object({
   ),
   loraAlpha: field(v.optional(positiveNumber(), 8), "LoRA alpha: the update is scaled by lora_alpha / lora_r (PEFT's default 8)."),
   loraDropout: field(
-    v.optional(v.pipe(v.unknown(), numberFromText, v.number("a number in [0, 1)"), v.minValue(0, "a number in [0, 1)"), v.ltValue(1, "a number in [0, 1)")), 0),
+    v.optional(numberIn({ min: 0, max: 1, maxExclusive: true }), 0),
     "Dropout on the LoRA adapters' input during training passes (PEFT's lora_dropout).",
   ),
   loraTargetModules: field(
