@@ -5,13 +5,14 @@ import { Rng } from "../data/rng.ts";
 import { generate } from "../generate/generate.ts";
 import { encodeChat } from "../tokenizer/chat.ts";
 import { loadRuntime } from "../model/runtime.ts";
-import { DEFAULT_MODEL, runCli } from "./runtime.ts";
+import { runCli } from "./runtime.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
 import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
 
 export const generateCommand = defineCommand({
   meta: { name: "generate", description: "Generate a continuation of a prompt with a local HF model" },
   args: {
-    model: { type: "string", description: "model directory (the base model with --adapter)", default: DEFAULT_MODEL },
+    model: { type: "string", description: "model directory (the base model with --adapter)", default: BUILT_IN_MODEL },
     adapter: { type: "string", description: "a PEFT LoRA adapter directory (e.g. a LoRA run's checkpoint) applied over --model" },
     prompt: { type: "string", description: "prompt text (empty: start from BOS)", default: "" },
     chat: { type: "boolean", description: "wrap the prompt in the model's chat template as a user message", default: false },

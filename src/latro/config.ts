@@ -31,6 +31,7 @@
 import type { ArgsDef } from "citty";
 import * as v from "valibot";
 import { LORA_TARGET_MODULES, type LoraConfig } from "../model/lora.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
 import { choice, flag, integerIn, listFromText, numberIn, text } from "../train/fields.ts";
 import { LR_SCHEDULER_TYPES, type LrSchedule } from "../train/schedule.ts";
 
@@ -110,7 +111,7 @@ export const TrainConfigSchema = v.object({
     "Directory for metrics.jsonl, samples.jsonl and checkpoints.",
   ),
   model: field(
-    v.optional(text("a local Hugging Face model directory"), "models/latro-tiny"),
+    v.optional(text("a local Hugging Face model directory"), BUILT_IN_MODEL),
     "Policy model directory, also the frozen reference model (original name: model_name_or_path); default: the built-in models/latro-tiny.",
   ),
   checkpointPath: field(

@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { parseArgs } from "citty";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { BUILT_IN_MODEL } from "../../src/model/built-in.ts";
 import {
   ConfigError,
   DEFAULT_STOP_SEQS,
@@ -113,7 +114,8 @@ test("bad values are reported with the field, the value, where it came from and 
 });
 
 test("the model defaults to the built-in one; unknown fields and conflicting duplicates are errors", () => {
-  expect(parseTrainConfig({}).model).toBe("models/latro-tiny");
+  expect(parseTrainConfig({}).model).toBe(BUILT_IN_MODEL);
+  expect(BUILT_IN_MODEL).toBe(resolve(import.meta.dir, "../../models/latro-tiny"));
   expect(problemsOf({ model: "m", rlo_k: 4 })[0]).toStartWith('unknown field "rlo_k" in the config file; known fields: exp_name,');
   expect(problemsOf({ model: "m" }, { "rloo-kay": "4" })[0]).toStartWith("unknown field --rloo-kay;");
   expect(problemsOf({ model: "m", model_name_or_path: "n" })).toEqual([
@@ -185,7 +187,7 @@ test("the CLI declares one kebab-case flag per field, and citty's output parses"
   const args = trainConfigCliArgs();
   expect(args["rloo-k"]).toMatchObject({ type: "string" });
   expect(args["non-stop-penalty"]).toMatchObject({ type: "boolean" });
-  expect(args["model"]?.description).toEndWith('(default: "models/latro-tiny")');
+  expect(args["model"]?.description).toEndWith(`(default: ${JSON.stringify(BUILT_IN_MODEL)})`);
   const { _, ...parsed } = parseArgs(["--model", "m", "--rloo-k", "4", "--no-non-stop-penalty", "--kl-coef=0"], args);
   expect(_).toEqual([]);
   expect(parseTrainConfig(null, parsed)).toMatchObject({ model: "m", rlooK: 4, nonStopPenalty: false, klCoef: 0 });
