@@ -28,6 +28,7 @@ mkdir -p "$out"
 config=$out/arith.yaml
 sed "s/^total_episodes: .*/total_episodes: $episodes/" configs/arith.yaml > "$config"
 model=$(field model)
+model=${model:-models/latro-tiny}
 dataset=$(field dataset)
 max_new_tokens=$(( $(field response_length) + 16 ))
 

@@ -11,6 +11,7 @@ import { benchSoftmax } from "../bench/softmax.ts";
 import { benchLayerOps } from "../bench/layer.ts";
 import { benchGenerate } from "../bench/generate.ts";
 import { benchLatro } from "../bench/latro.ts";
+import { benchMemory } from "../bench/memory.ts";
 
 const BENCHES: Record<string, Bench> = {
   matmul: benchMatmul,
@@ -19,6 +20,7 @@ const BENCHES: Record<string, Bench> = {
   layer: benchLayerOps,
   generate: benchGenerate,
   latro: benchLatro,
+  memory: benchMemory,
 };
 
 function table(rows: BenchRow[]): string {
@@ -27,7 +29,7 @@ function table(rows: BenchRow[]): string {
     r.name,
     r.shape,
     r.ms.toFixed(3),
-    `${r.rate.toFixed(1)} ${r.unit}`,
+    `${r.rate.toFixed(r.unit === "GB" ? 2 : 1)} ${r.unit}`,
     r.peer?.name ?? "",
     r.peer ? `${r.peer.rate.toFixed(1)} ${r.unit}` : "",
     r.peer ? `${(r.rate / r.peer.rate).toFixed(2)}x` : "",

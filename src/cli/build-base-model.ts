@@ -26,11 +26,12 @@ import { MetricsWriter } from "../train/metrics-writer.ts";
 import { prepareOutputDir } from "../train/output-dir.ts";
 import { openCheckpoint } from "../train/resume.ts";
 import { checkFlags, flagOf, intArg, numberArg, stringArg } from "./args.ts";
-import { DEFAULT_MODEL, runCli } from "./runtime.ts";
+import { runCli } from "./runtime.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
 
 export const pretrainArgs = {
-  out: { type: "string", description: "model directory to write (replaced)", default: DEFAULT_MODEL },
-  tokenizer: { type: "string", description: "directory with the tokenizer files", default: DEFAULT_MODEL },
+  out: { type: "string", description: "model directory to write (replaced)", default: BUILT_IN_MODEL },
+  tokenizer: { type: "string", description: "directory with the tokenizer files", default: BUILT_IN_MODEL },
   init: { type: "string", description: "continue from this model directory (its config and weights) instead of a random init; the shape flags are then unused" },
   "output-dir": { type: "string", description: "metrics.jsonl and checkpoints", default: "runs/pretrain" },
   "overwrite-output-dir": { type: "boolean", description: "remove an earlier run's files in --output-dir first (a new run refuses a non-empty one)", default: false },

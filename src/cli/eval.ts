@@ -1,4 +1,4 @@
-// `bun run eval [--model DIR] [--dataset gsm8k] [--split test] [--limit N] [--maj-k K] [--out FILE]`:
+// `bun run eval [--model DIR] [--adapter DIR] [--dataset gsm8k] [--split test] [--limit N] [--maj-k K] [--out FILE]`:
 // greedy accuracy and maj@k self-consistency. Per-example results stream to a JSON Lines file as each
 // question is scored (one row per question and phase: {"phase": "greedy" | "maj@K", "index", "id",
 // "query", "responses", "extracted", "answer", "gold", "correct", "correctSamples"}), each row written
@@ -8,19 +8,20 @@
 // runs/eval/<model path>--<dataset>-<split>.jsonl.
 import { type ArgsDef, defineCommand, runMain } from "citty";
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import { loadDataset } from "../data/registry.ts";
 import { evaluateModel } from "../eval/evaluate.ts";
 import { loadRuntime } from "../model/runtime.ts";
 import { ProgressBar } from "../train/progress.ts";
-import { checkFlags, intArg, numberArg } from "./args.ts";
-import { DEFAULT_MODEL, runCli } from "./runtime.ts";
+import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
+import { runCli } from "./runtime.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
 
 /** A path or name as one file-name part: runs/latro/checkpoint-40 → runs_latro_checkpoint-40. */
 const slug = (s: string) => s.replace(/^[./]+/, "").replace(/[^\w.-]+/g, "_").replace(/_+$/, "") || "model";
 
 export function defaultEvalOut(model: string, dataset: string, split: string): string {
-  return `runs/eval/${slug(model)}--${slug(dataset)}-${split}.jsonl`;
+  return `runs/eval/${slug(relative(process.cwd(), resolve(model)))}--${slug(dataset)}-${split}.jsonl`;
 }
 
 /** A JSONL file written row by row; after the first failure it stops writing and keeps the error. */
@@ -56,7 +57,8 @@ class RowWriter {
 export const evalCommand = defineCommand({
   meta: { name: "eval", description: "Greedy accuracy and maj@k of a model on a dataset split" },
   args: {
-    model: { type: "string", description: "model directory", default: DEFAULT_MODEL },
+    model: { type: "string", description: "model directory (the base model with --adapter)", default: BUILT_IN_MODEL },
+    adapter: { type: "string", description: "a PEFT LoRA adapter directory (e.g. a LoRA run's checkpoint) applied over --model" },
     dataset: { type: "string", description: "gsm8k, gsm8k_8shot, arc_challenge, arith, jsonl:PATH", default: "gsm8k" },
     split: { type: "string", description: "train, val or test", default: "test" },
     limit: { type: "string", description: "evaluate the first N examples (0 = all)", default: "0" },
@@ -80,7 +82,7 @@ export const evalCommand = defineCommand({
       const full = loadDataset(args.dataset, args.split);
       const dataset = limit > 0 ? { ...full, examples: full.examples.slice(0, limit) } : full;
       const out = new RowWriter(args.out ?? defaultEvalOut(args.model, args.dataset, args.split));
-      const { model, tokenizer } = await loadRuntime(args.model, { verbose: args.verbose });
+      const { model, tokenizer } = await loadRuntime(args.model, { verbose: args.verbose, adapter: args.adapter === undefined ? undefined : stringArg("--adapter", args.adapter) });
       const total = dataset.examples.length * (1 + majK);
       const bar = new ProgressBar(total, "seq");
       let phaseStart = 0;

@@ -1,8 +1,4 @@
-// What every command shares: the default model, and running a command's body so that user errors
-// print as one line.
-
-/** The model `bun run train`, `eval` and `generate` use when --model is not given. */
-export const DEFAULT_MODEL = "models/latro-tiny";
+// What every command shares: running a command's body so that user errors print as one line.
 
 /** Runs a command's body; user errors print as one line (no stack) and exit 1. */
 export async function runCli(body: () => Promise<void>): Promise<void> {

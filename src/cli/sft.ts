@@ -30,10 +30,11 @@ import { ProgressBar } from "../train/progress.ts";
 import { openCheckpoint } from "../train/resume.ts";
 import { checkFlags, flagOf, intArg, numberArg, stringArg } from "./args.ts";
 import { loadRuntime } from "../model/runtime.ts";
-import { DEFAULT_MODEL, runCli } from "./runtime.ts";
+import { runCli } from "./runtime.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
 
 export const sftArgs = {
-  model: { type: "string", description: "model directory to fine-tune", default: DEFAULT_MODEL },
+  model: { type: "string", description: "model directory to fine-tune", default: BUILT_IN_MODEL },
   dataset: { type: "string", description: "gsm8k, gsm8k_8shot, arith, arith:SPEC, arc_challenge, jsonl:PATH", default: "gsm8k" },
   "output-dir": { type: "string", description: "metrics.jsonl, checkpoints and the final model", default: "runs/sft" },
   "overwrite-output-dir": { type: "boolean", description: "remove an earlier run's files in --output-dir first (a new run refuses a non-empty one)", default: false },

@@ -1,7 +1,8 @@
 // `bun run train --dataset gsm8k [--model DIR] [--config configs/x.yaml] [--<field> value …]`:
 // LaTRO training with the original's arguments (kebab-case), metrics and checkpoints (latro/run.ts).
 // CLI flags override the YAML config (configs/default.yaml when --config is absent);
-// `--checkpoint-path DIR` resumes; Ctrl-C finishes the update, saves and exits 130.
+// `--checkpoint-path DIR` resumes; Ctrl-C finishes the update, saves and exits 130. The memory plan
+// is printed before any weight loads; `--dry-run` prints it and exits.
 import { defineCommand, runMain } from "citty";
 import { join } from "node:path";
 import { parseTrainConfig, readYamlConfig, trainConfigCliArgs } from "../latro/config.ts";
@@ -16,14 +17,15 @@ export const trainCommand = defineCommand({
   args: {
     config: { type: "string", description: `YAML config file (snake_case keys; default ${DEFAULT_CONFIG}); flags override it` },
     verbose: { type: "boolean", description: "print the GPU adapter, features and limits", default: false },
+    "dry-run": { type: "boolean", description: "print the memory plan and exit without loading weights", default: false },
     ...trainConfigCliArgs(),
   },
   async run({ args }) {
     await runCli(async () => {
-      const { config: file, verbose, _, ...flags } = args as Record<string, unknown>;
+      const { config: file, verbose, "dry-run": dryRun, dryRun: _dryRun, _, ...flags } = args as Record<string, unknown>;
       const yaml = await readYamlConfig(typeof file === "string" ? file : DEFAULT_CONFIG);
       const cli = Object.fromEntries(Object.entries(flags).filter(([k]) => k.includes("-") || !/[A-Z]/.test(k)));
-      const result = await runTraining(parseTrainConfig(yaml, cli), { verbose: verbose === true });
+      const result = await runTraining(parseTrainConfig(yaml, cli), { verbose: verbose === true, dryRun: dryRun === true });
       if (result.interrupted) process.exit(130);
     });
   },

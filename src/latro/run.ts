@@ -1,6 +1,9 @@
-// A LaTRO training run from a config: checks the datasets, the output directory and a checkpoint to
-// resume before anything loads on the GPU; then loads the policy (and the frozen reference π₀, the
-// --model weights also when resuming), runs the training loop (train/loop.ts) with the LaTRO update
+// A LaTRO training run from a config: checks the datasets, prints the memory plan (memory-plan.ts) and
+// stops when it exceeds --memory-budget (a dry run stops there), checks the output directory and a
+// checkpoint to resume, all before anything loads on the GPU; then loads the policy — every weight
+// trainable, or LoRA adapters over the base frozen in its checkpoint dtype — and π₀ (the base with the
+// adapters off, or the --model weights loaded frozen, also when resuming), runs the training loop
+// (train/loop.ts) with the LaTRO update
 // (trainer.ts), and — when the run evaluated, as the original's training.py does at its end —
 // evaluates the final model and checkpoint-best on the test split.
 import { join } from "node:path";
@@ -9,15 +12,21 @@ import type { Dataset } from "../data/example.ts";
 import { loadDataset } from "../data/registry.ts";
 import { MissingSplitError } from "../data/split.ts";
 import { evaluateModel } from "../eval/evaluate.ts";
-import { frozenCopy } from "../model/load.ts";
+import { initGpu } from "../gpu/device.ts";
+import { loadConfig } from "../model/config.ts";
+import { loadModel } from "../model/load.ts";
+import { initLora } from "../model/lora.ts";
 import { loadRuntime } from "../model/runtime.ts";
+import { Transformer } from "../model/transformer.ts";
+import { loadTokenizer } from "../tokenizer/tokenizer.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { BEST_CHECKPOINT, loadCheckpointWeights } from "../train/checkpoint.ts";
 import { trainLoop, type LoopResult } from "../train/loop.ts";
 import { MetricsWriter } from "../train/metrics-writer.ts";
 import { prepareOutputDir } from "../train/output-dir.ts";
 import { openCheckpoint } from "../train/resume.ts";
-import { deriveSchedule, snakeName, UNTRACKED_FIELDS, type TrainConfig } from "./config.ts";
+import { deriveSchedule, loraConfigOf, snakeName, UNTRACKED_FIELDS, type TrainConfig } from "./config.ts";
+import { checkMemoryBudget, formatMemoryPlan, planForRun } from "./memory-plan.ts";
 import { METRIC, summaryLine } from "./metrics.ts";
 import { stopTokenIds } from "./stops.ts";
 import { latroTask } from "./trainer.ts";
@@ -44,7 +53,7 @@ export interface TrainingResult extends LoopResult {
   test?: { final: number; best: number | null };
 }
 
-export async function runTraining(config: TrainConfig, opts: { verbose?: boolean } = {}): Promise<TrainingResult> {
+export async function runTraining(config: TrainConfig, opts: { verbose?: boolean; dryRun?: boolean } = {}): Promise<TrainingResult> {
   const train = datasetSplit(config, "train");
   const validation = datasetSplit(config, "val");
   const schedule = deriveSchedule(config, train.examples.length);
@@ -57,6 +66,19 @@ export async function runTraining(config: TrainConfig, opts: { verbose?: boolean
       console.error(`${e.message}; the final test evaluation is skipped`);
     }
   }
+  // The memory plan, from config.json, the tokenizer and the data, before any weight loads. A dry run
+  // prints it and stops, touching neither the output directory nor the GPU (it plans F16 weights as
+  // f16, as on adapters with shader-f16).
+  const lora = loraConfigOf(config);
+  const plan = async (hasF16: boolean) => {
+    const p = planForRun(config, await loadConfig(join(config.model, "config.json")), await loadTokenizer(config.model), train.examples, hasF16);
+    console.error(formatMemoryPlan(p));
+    return p;
+  };
+  if (opts.dryRun) {
+    await plan(true);
+    return { step: 0, interrupted: false, best: null };
+  }
   prepareOutputDir(config.outputDir, { flag: "--output-dir", overwrite: config.overwriteOutputDir, resuming: config.checkpointPath !== null });
   const savedConfig = { ...config };
   const checkpoint = config.checkpointPath === null
@@ -67,10 +89,14 @@ export async function runTraining(config: TrainConfig, opts: { verbose?: boolean
     return { step: checkpoint.step, interrupted: false, best: checkpoint.best };
   }
 
-  const { model: policy, tokenizer } = await loadRuntime(config.model, opts);
-  // π₀ is the initial policy: the --model weights, also when resuming.
-  const reference = config.klCoef > 0 ? frozenCopy(policy) : null;
-  const optimizer = new AdamW(policy.parameters(), {
+  checkMemoryBudget(await plan((await initGpu()).hasF16), config.memoryBudget);
+  const { model: base, tokenizer } = await loadRuntime(config.model, { verbose: opts.verbose, frozen: lora !== null });
+  const policy = lora ? new Transformer(base.config, base.params, initLora(base.config, lora, config.seed)) : base;
+  policy.gradientCheckpointing = config.gradientCheckpointing;
+  // π₀ is the initial policy: the base with the adapters off (LoRA: no copy), or the --model weights
+  // loaded frozen in their checkpoint dtype, also when resuming.
+  const reference = config.klCoef > 0 ? (lora ? policy.withoutAdapters() : await loadModel(config.model, { frozen: true })) : null;
+  const optimizer = new AdamW(policy.trainableParameters(), {
     beta1: config.adamBeta1,
     beta2: config.adamBeta2,
     eps: config.adamEpsilon,

@@ -30,7 +30,7 @@ export interface LatroContext {
   config: TrainConfig;
   schedule: TrainSchedule;
   policy: Transformer;
-  /** Frozen copy of the initial weights; null when kl_coef = 0. */
+  /** π₀: the base with the adapters off (LoRA), or the initial weights frozen; null when kl_coef = 0. */
   reference: Transformer | null;
   tokenizer: Tokenizer;
   train: readonly LatroExample[];
@@ -110,6 +110,9 @@ export async function latroUpdate(
 
   // 4. Update: shuffled micro-batches of the loss; the loop accumulates their gradients and steps.
   const order = shuffleInPlace(Array.from({ length: ro.batch.rows }, (_, i) => i), Rng.stream(config.seed, "micro-batches", step));
+  // The LoRA dropout masks of each micro-batch's forward (and its recompute under checkpointing).
+  const dropoutRng = Rng.stream(config.seed, "lora-dropout", step);
+  const dropoutSeeds = Array.from({ length: schedule.microBatchesPerUpdate }, () => dropoutRng.nextUint32());
   const policyLosses: number[] = [];
   const sftLosses: number[] = [];
   const microBatches = Array.from({ length: schedule.microBatchesPerUpdate }, (_, m) => async () => {
@@ -119,6 +122,7 @@ export async function latroUpdate(
     policyLosses.push(loss.policyLoss);
     sftLosses.push(loss.sftLoss);
     const sub = selectRows(ro.batch, idx);
+    policy.dropoutSeed = dropoutSeeds[m];
     await scopeAsync(async () => {
       const logprobs = policy.logprobs(tokenBatch(sub.tokens, sub.rows, sub.len, sub.pad, tokenTemperatures(sub, ctx.rollout.temperature)));
       const weights = tokenLossWeights(sub, loss.rationaleWeights, loss.answerWeights);

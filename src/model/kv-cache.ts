@@ -31,6 +31,8 @@ export interface DecodeScratch {
   /** swiglu(gate, up). */
   m: Tensor;
   logits: Tensor;
+  /** x·Aᵀ [B, r] of an adapted projection (LoRA models only). */
+  lora?: Tensor;
 }
 
 export class KVCache {
@@ -60,6 +62,8 @@ export class KVCache {
     config: ModelConfig,
     readonly B: number,
     readonly Tmax: number,
+    /** LoRA rank of the model's adapters, for their decode scratch; none without LoRA. */
+    loraRank?: number,
   ) {
     for (const [k, v] of Object.entries({ B, Tmax })) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`KVCache: ${k} must be a positive integer, got ${v}`);
@@ -87,6 +91,7 @@ export class KVCache {
       up: kept([B, I]),
       m: kept([B, I]),
       logits: kept([B, V]),
+      ...(loraRank ? { lora: kept([B, loraRank]) } : {}),
     };
   }
 

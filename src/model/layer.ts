@@ -5,6 +5,7 @@
 // implementation would run them (one q/k/v projection, gate/up with the SwiGLU, projections that add
 // into x), so fusing a step changes one method of each `LayerOps`, never the layer.
 import type { Tensor } from "../autograd/tensor.ts";
+import type { LoraAdapters, LoraTargetModule, ProjectionAdapter } from "./lora.ts";
 
 /** One layer's parameters (weights [out, in] as Hugging Face stores them). */
 export interface LayerWeights {
@@ -21,6 +22,8 @@ export interface LayerWeights {
   gate: Tensor;
   up: Tensor;
   down: Tensor;
+  /** LoRA adapters of the adapted projections (lora.ts); none without LoRA. */
+  lora: Partial<Record<LoraTargetModule, ProjectionAdapter>>;
 }
 
 /** RoPE's tables for a pass: inverse frequencies [D/2] and the factor cos and sin are scaled by. */
@@ -37,8 +40,8 @@ export interface LayerOps {
   qkv(h: Tensor, w: LayerWeights): { q: Tensor; k: Tensor; v: Tensor };
   /** RoPE on q and k, then causal GQA attention of q over layer `layer`'s keys and values → [N, Hq·D]. */
   attention(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor;
-  /** x + a·Wᵀ (+ b): a projection back into the residual stream. */
-  addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor): Tensor;
+  /** x + a·Wᵀ (+ b) (+ its LoRA update): a projection back into the residual stream. */
+  addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor;
   /** silu(h·Wgateᵀ) ∘ (h·Wupᵀ) [N, I]. */
   gatedUp(h: Tensor, w: LayerWeights): Tensor;
 }
@@ -49,14 +52,20 @@ export interface LayerOps {
  */
 export function decoderLayer(ops: LayerOps, layer: number, w: LayerWeights, x: Tensor): Tensor {
   const { q, k, v } = ops.qkv(ops.norm(x, w.inputNorm), w);
-  x = ops.addProjection(x, ops.attention(layer, q, k, v), w.o, w.oBias);
-  return ops.addProjection(x, ops.gatedUp(ops.norm(x, w.postNorm), w), w.down);
+  x = ops.addProjection(x, ops.attention(layer, q, k, v), w.o, w.oBias, w.lora.o_proj);
+  return ops.addProjection(x, ops.gatedUp(ops.norm(x, w.postNorm), w), w.down, undefined, w.lora.down_proj);
 }
 
-/** Layer i's weights from a model's parameters under their Hugging Face names. */
-export function layerWeights(i: number, p: (name: string) => Tensor, optional: (name: string) => Tensor | undefined): LayerWeights {
+/** Layer i's weights from a model's parameters under their Hugging Face names, with its adapters if any. */
+export function layerWeights(
+  i: number,
+  p: (name: string) => Tensor,
+  optional: (name: string) => Tensor | undefined,
+  adapters?: LoraAdapters,
+): LayerWeights {
   const l = `model.layers.${i}.`;
   return {
+    lora: adapters?.ofLayer(i) ?? {},
     inputNorm: p(`${l}input_layernorm.weight`),
     q: p(`${l}self_attn.q_proj.weight`),
     k: p(`${l}self_attn.k_proj.weight`),

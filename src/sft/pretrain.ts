@@ -88,7 +88,7 @@ export interface PretrainConfig {
  * or "arith:SPEC") and GSM8K's train split, each example's response its gold rationale ⊕ y. Only
  * train splits: the val and test problems an experiment measures on are never seen.
  */
-export function pretrainPools(arithName: string): { arith: LatroExample[]; gsm8k: LatroExample[] } {
+export function pretrainPools(arithName: string): { arith: readonly LatroExample[]; gsm8k: readonly LatroExample[] } {
   return { arith: sftDataset(arithName, "train").examples, gsm8k: sftDataset("gsm8k", "train").examples };
 }
 

@@ -1,5 +1,7 @@
 // Checkpoints of every training loop: OUTPUT_DIR/checkpoint-<step>/ holding the model as an HF
-// directory (loads unchanged in transformers), optimizer.safetensors (AdamW moments and step) and
+// directory (loads unchanged in transformers) or, for a LoRA model, as a PEFT adapter directory
+// (adapter_config.json naming the base model, adapter_model.safetensors, the tokenizer files; see
+// model/peft.ts), optimizer.safetensors (AdamW moments and step) and
 // trainer_state.json (step, the best validation score so far, the run's config). Data order and
 // sampling are functions of (seed, step), so the step is the whole RNG and data position. Each is
 // written into a temporary directory and renamed into place, so a kill during a save never leaves a
@@ -8,13 +10,16 @@
 // OUTPUT_DIR/checkpoint-best/ holds the model (no optimizer) with the best validation score so far,
 // replaced in two renames: the old one is moved aside to `.checkpoint-best.old-PID` (which a kill at
 // that moment leaves behind; output-dir.ts removes it), the new one moved in, the old one deleted.
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { TOKENIZER_FILES } from "../model/hfdir.ts";
+import { ADAPTER_CONFIG, loadAdapter, saveAdapter } from "../model/peft.ts";
 import { readHeader, readTensor, writeSafetensors } from "../model/safetensors.ts";
 import { copy } from "../gpu/recorder.ts";
 import { loadModel, saveModel } from "../model/load.ts";
 import type { AdamW } from "../optim/adamw.ts";
+import { LoraAdapters } from "../model/lora.ts";
 import type { Transformer } from "../model/transformer.ts";
 
 /** The best validation score so far and the update that reached it. */
@@ -36,8 +41,18 @@ export interface CheckpointSource {
   config: object;
   model: Transformer;
   optimizer: AdamW;
-  /** The directory whose tokenizer files are copied into the checkpoint. */
+  /** The directory whose tokenizer files are copied into the checkpoint (a LoRA model's base model). */
   tokenizerDir: string;
+}
+
+/** Writes the trained weights to `dir`: a PEFT adapter directory for a LoRA model, else an HF directory. */
+async function saveWeights(dir: string, model: Transformer, tokenizerDir: string): Promise<void> {
+  if (!model.adapters) return saveModel(model, dir, tokenizerDir);
+  await saveAdapter(dir, model.config, model.adapters, resolve(tokenizerDir));
+  for (const name of TOKENIZER_FILES) {
+    const from = join(tokenizerDir, name);
+    if (await Bun.file(from).exists()) await cp(from, join(dir, name));
+  }
 }
 
 export const BEST_CHECKPOINT = "checkpoint-best";
@@ -48,7 +63,7 @@ export async function saveCheckpoint(outputDir: string, src: CheckpointSource, s
   const tmp = join(outputDir, `.${name}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(outputDir, { recursive: true });
-  await saveModel(src.model, tmp, src.tokenizerDir);
+  await saveWeights(tmp, src.model, src.tokenizerDir);
   const opt = await src.optimizer.state();
   await writeSafetensors(
     join(tmp, "optimizer.safetensors"),
@@ -69,7 +84,7 @@ export async function saveBestCheckpoint(outputDir: string, src: Omit<Checkpoint
   const tmp = join(outputDir, `.${BEST_CHECKPOINT}.tmp-${process.pid}`);
   const old = join(outputDir, `.${BEST_CHECKPOINT}.old-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
-  await saveModel(src.model, tmp, src.tokenizerDir);
+  await saveWeights(tmp, src.model, src.tokenizerDir);
   await writeFile(join(tmp, "trainer_state.json"), JSON.stringify({ step: best.step, best, config: src.config }, null, 2));
   if (existsSync(final)) await rename(final, old);
   await rename(tmp, final);
@@ -98,17 +113,27 @@ export async function readTrainerState(dir: string): Promise<TrainerState & { co
   return { step: s.step as number, best: s.best ?? null, config: s.config ?? {} };
 }
 
-/** Copies the weights of the HF directory `dir` into `model` (same architecture and shapes). */
+/**
+ * Copies the trained weights of the checkpoint `dir` into `model`: its adapters (a PEFT adapter
+ * directory, for a LoRA model) or every parameter (an HF directory; same architecture and shapes).
+ */
 export async function loadCheckpointWeights(dir: string, model: Transformer): Promise<void> {
-  const saved = await loadModel(dir);
+  const isAdapter = existsSync(join(dir, ADAPTER_CONFIG));
+  if (isAdapter !== (model.adapters !== undefined)) {
+    throw new Error(`checkpoint ${dir} holds ${isAdapter ? "a LoRA adapter" : "full weights"}, but this run ${model.adapters ? "trains LoRA adapters" : "trains every weight"}`);
+  }
+  const source = isAdapter ? await loadAdapter(dir, model.config) : await loadModel(dir);
   try {
-    for (const p of model.parameters()) {
-      const src = saved.p(p.name!);
+    const saved = new Map(source.parameters().map((t) => [t.name, t]));
+    for (const p of model.trainableParameters()) {
+      const src = saved.get(p.name);
+      if (!src) throw new Error(`${dir}: no ${p.name}`);
       if (src.size !== p.size) throw new Error(`${dir}: ${p.name} has ${src.size} elements, the model being trained ${p.size}`);
       copy(src.buf, 0, p.buf, 0, p.size * 4);
     }
   } finally {
-    saved.dispose();
+    if (source instanceof LoraAdapters) source.release();
+    else source.dispose();
   }
 }
 

@@ -86,7 +86,7 @@ export async function trainLoop(task: TrainTask, o: LoopOptions): Promise<LoopRe
 async function updates(task: TrainTask, o: LoopOptions, stopRequested: () => boolean): Promise<LoopResult> {
   const total = o.schedule.totalSteps;
   const bar = new ProgressBar(total, o.unit ?? "update", o.resume?.step ?? 0);
-  const params = o.model.parameters();
+  const params = o.model.trainableParameters();
   let best = o.resume?.best ?? null;
   let step = o.resume?.step ?? 0;
   let interrupted = false;
@@ -131,7 +131,7 @@ async function updates(task: TrainTask, o: LoopOptions, stopRequested: () => boo
 
 /** Names the first parameter whose gradient holds NaN or Inf (only called once a step has failed). */
 export async function firstBadGradient(model: Transformer): Promise<string> {
-  for (const p of model.parameters()) {
+  for (const p of model.trainableParameters()) {
     if (!p.grad) continue;
     const g = (await p.grad.toArray()) as Float32Array;
     const bad = g.findIndex((x) => !Number.isFinite(x));
