@@ -1,7 +1,7 @@
 // `bun run build-base-model [--steps N] [--batch-size B] [--out DIR] [--<flag> value …]`: builds the project's
 // built-in base model — a small Llama (default ≈3.4M parameters: hidden 256, 4 layers, 4 heads over 2
 // key/value heads, SwiGLU 688, tied embeddings) trained from a seeded random init on GSM8K and `arith`
-// train problems formatted exactly as LaTRO prompts them (src/sft/pretrain.ts), or continued from
+// train problems (of the --arith setting) formatted exactly as LaTRO prompts them (src/sft/pretrain.ts), or continued from
 // --init DIR (a second stage, e.g. on another --mix). Metrics (OUTPUT_DIR/metrics.jsonl) and
 // checkpoints (OUTPUT_DIR/checkpoint-<step>, every --save-every steps and after the last;
 // --checkpoint-path resumes exactly) go to --output-dir; at the end the model is written to --out
