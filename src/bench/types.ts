@@ -5,9 +5,9 @@ export interface BenchRow {
   /** Shape in the kernel's own terms, e.g. "M=1024 N=1024 K=1024". */
   shape: string;
   ms: number;
-  /** Work rate: GFLOP/s, GB/s, tokens/s or episodes/s. */
+  /** Work rate (GFLOP/s, GB/s, tokens/s, episodes/s), or a cost per unit (µs/dispatch, dispatches/token). */
   rate: number;
-  unit: "GFLOP/s" | "GB/s" | "tokens/s" | "episodes/s";
+  unit: "GFLOP/s" | "GB/s" | "tokens/s" | "episodes/s" | "µs/dispatch" | "dispatches/token";
   timing: "timestamp" | "wall";
   /** The peer measured on the same adapter in the same run (e.g. tfjs-webgpu), when there is one. */
   peer?: { name: string; ms: number; rate: number };

@@ -11,12 +11,14 @@ import { benchSoftmax } from "../bench/softmax.ts";
 import { benchLayerOps } from "../bench/layer.ts";
 import { benchGenerate } from "../bench/generate.ts";
 import { benchLatro } from "../bench/latro.ts";
+import { benchDispatch } from "../bench/dispatch.ts";
 
 const BENCHES: Record<string, Bench> = {
   matmul: benchMatmul,
   attention: benchAttention,
   softmax: benchSoftmax,
   layer: benchLayerOps,
+  dispatch: benchDispatch,
   generate: benchGenerate,
   latro: benchLatro,
 };
