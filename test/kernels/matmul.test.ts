@@ -197,7 +197,7 @@ for (const variant of [MAIN, OTHER] as const) {
     // combined cases, which still run every fused path.
     const shapes: [number, number, number][] = variant === MAIN ? [[1, 1, 1], [3, 5, 7], [17, 33, 9], [8, 12, 16], [20, 140, 36], [130, 70, 41]] : [[132, 68, 40]];
     for (const [M, N, K] of shapes) {
-      const cases: [string, Parameters<typeof checkFused>[0], Parameters<typeof checkFused>[1]][] = [
+      const all: [string, Parameters<typeof checkFused>[0], Parameters<typeof checkFused>[1]][] = [
         ["norm", { M, N, K, variant }, { norm: true }],
         ["norm + bias (qkv)", { M, N, K, variant }, { norm: true, bias: true }],
         ["residual + bias (o_proj)", { M, N, K, variant }, { residual: true, bias: true }],
@@ -205,8 +205,8 @@ for (const variant of [MAIN, OTHER] as const) {
         ["swiglu", { M, N, K, variant, swiglu: true }, {}],
         ["norm + swiglu + bias, α (gate/up)", { M, N, K, variant, swiglu: true, alpha: 0.5 }, { norm: true, bias: true }],
         ["swiglu + residual + accumulate", { M, N, K, variant, swiglu: true, accumulate: true }, { residual: true }],
-      ].filter(([what]) => variant === MAIN || what.includes("+")) as typeof cases;
-      for (const [what, s, o] of cases) {
+      ];
+      for (const [what, s, o] of all.filter(([what]) => variant === MAIN || what.includes("+"))) {
         const err = await checkFused(s, o);
         if (!(err <= TOL)) throw new Error(`${variant} ${what} M=${M} N=${N} K=${K}: rel error ${err}`);
       }
