@@ -1,32 +1,26 @@
-// Batched generation with a preallocated KV cache.
+// Batched generation: sampling and stopping around the model's KV-cache decoding.
 //
-//   prefill: one no-grad forward over the left-padded prompts [B, Tp]; each layer's rotated keys and
-//            values go to the cache [B, Tmax, Hkv·D] (Tmax = Tp + maxNewTokens); the last position's
-//            hidden state gives the first logits.
-//   decode:  per new token, every layer runs on [B, C] rows: q/k/v projections, RoPE at each row's
-//            own position, the new k/v written at cache slot Tp + s, attention of the one query over
-//            slots [validStart[b], Tp + s], MLP; then logits [B, V] and the sampling kernel.
+//   prefill: the left-padded prompts [P, Tp] fill a KV cache of B = P·samplesPerPrompt rows and
+//            Tmax = Tp + maxNewTokens slots (each prompt once, its rows sharing it) and give the
+//            first logits (Transformer.prefill);
+//   decode:  per new token, the sampled ids [B] go through Transformer.decodeStep for the next
+//            logits [B, V], then the sampling kernel.
 // Everything stays on the GPU; sampled ids and their log-probs go to [B, maxNewTokens] buffers read
-// back every CHECK_EVERY steps (to stop once every row has stopped) and at the end. Uniforms for
-// sampling come from the caller's seeded Rng, so a seed fixes the output. Temperature 0 is greedy.
+// back every CHECK_EVERY steps (to end once every row has stopped: emitted a stop token, or a stop
+// sequence that fixes where truncation will cut it, stopping.ts) and at the end. Uniforms for
+// sampling come from the caller's seeded Rng (B per step, B · maxNewTokens in all, however early
+// generation ends), so a seed fixes the output. Temperature 0 is greedy.
 // After a row's first stop token the rest of the row is pad (log-prob 0).
 import { scopeAsync } from "../autograd/scope.ts";
-import { noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
 import type { Rng } from "../data/rng.ts";
 import { download, upload } from "../gpu/recorder.ts";
-import { attentionDecode } from "../kernels/attention.ts";
 import { stridedCopy } from "../kernels/copy.ts";
-import { add } from "../kernels/elementwise.ts";
-import { embeddingForward } from "../kernels/embedding.ts";
-import { matmul } from "../kernels/matmul.ts";
-import { rmsnormForward } from "../kernels/rmsnorm.ts";
-import { ropeForward } from "../kernels/rope.ts";
 import { sample } from "../kernels/sample.ts";
-import { swigluForward } from "../kernels/swiglu.ts";
 import { tokenBatch } from "../model/batch.ts";
-import { checkSequenceLength } from "../model/config.ts";
+import { KVCache } from "../model/kv-cache.ts";
 import type { Transformer } from "../model/transformer.ts";
+import { rowStopped } from "./stopping.ts";
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -35,8 +29,18 @@ export interface GenerateOptions {
   topK?: number;
   topP?: number;
   rng: Rng;
+  /**
+   * Rows sampled per prompt (default 1): prompt p gives rows p·K … p·K + K − 1, which share one
+   * prefill; the result equals that of the prompts repeated K times consecutively.
+   */
+  samplesPerPrompt?: number;
   /** A row stops at the first of these ids (kept in the output; later positions become pad). */
   stopTokenIds: readonly number[];
+  /**
+   * Stop sequences (token ids, as `truncateResponses` takes them): a row that has emitted one has
+   * stopped, so generation may end before maxNewTokens; its tokens are not padded after it.
+   */
+  stopSeqs?: readonly (readonly number[])[];
   pad: number;
 }
 
@@ -45,128 +49,68 @@ export interface Generation {
   tokens: Int32Array;
   /** [B, maxNewTokens] log π(token) under the temperature-1 distribution (0 on pads). */
   logprobs: Float32Array;
-  /** Tokens per row up to and including its stop token. */
+  /** Tokens per row up to and including its stop token (`steps` when it has none). */
   lengths: Int32Array;
+  /** Tokens sampled per row before generation ended (≤ maxNewTokens; pad beyond). */
+  steps: number;
 }
 
 const CHECK_EVERY = 16;
 
-/** prompts: [B, Tp] left-padded ids (every row has at least one real token). */
-export async function generate(model: Transformer, prompts: Int32Array, B: number, Tp: number, o: GenerateOptions): Promise<Generation> {
+/**
+ * prompts: [P, Tp] left-padded ids (every row has at least one real token); the generation has
+ * B = P · samplesPerPrompt rows.
+ */
+export async function generate(model: Transformer, prompts: Int32Array, P: number, Tp: number, o: GenerateOptions): Promise<Generation> {
   const c = model.config;
-  const { maxNewTokens: L } = o;
+  const { maxNewTokens: L, samplesPerPrompt: K = 1 } = o;
   if (!Number.isInteger(L) || L < 1) throw new Error(`generate: maxNewTokens must be a positive integer, got ${L}`);
-  if (prompts.length !== B * Tp) throw new Error(`generate: ${prompts.length} prompt ids for B=${B} × T=${Tp}`);
-  const Tmax = Tp + L;
-  checkSequenceLength(c, Tmax);
-  const C = c.hiddenSize;
+  if (!Number.isInteger(K) || K < 1) throw new Error(`generate: samplesPerPrompt must be a positive integer, got ${K}`);
+  if (prompts.length !== P * Tp) throw new Error(`generate: ${prompts.length} prompt ids for P=${P} prompts × T=${Tp}`);
+  const B = P * K;
   const V = c.vocabSize;
-  const HD = c.numKvHeads * c.headDim;
-  const QD = c.numHeads * c.headDim;
 
-  return scopeAsync(async () => {
-    const kCache = Array.from({ length: c.numLayers }, () => new Tensor([B, Tmax, HD]));
-    const vCache = Array.from({ length: c.numLayers }, () => new Tensor([B, Tmax, HD]));
-    const outTokens = new Tensor([B, L], "i32");
-    const outLogprobs = new Tensor([B, L]);
-    const token = new Tensor([B], "i32");
-    const logprob = new Tensor([B]);
-    const logits = new Tensor([B, V]);
-    const uniforms = new Tensor([B]);
-    const x = new Tensor([B, C]);
+  const cache = new KVCache(c, B, Tp + L);
+  try {
+    return await scopeAsync(async () => {
+      const outTokens = new Tensor([B, L], "i32");
+      const outLogprobs = new Tensor([B, L]);
+      const token = new Tensor([B], "i32");
+      const logprob = new Tensor([B]);
+      const uniforms = new Tensor([B]);
 
-    // Prefill.
-    const batch = tokenBatch(prompts, B, Tp, o.pad);
-    const validStartHost = (await batch.validStart.toArray()) as Int32Array;
-    await scopeAsync(async () => {
-      const h = noGrad(() =>
-        model.hidden(batch, (layer, k, v) => {
-          for (let b = 0; b < B; b++) {
-            const copy = { rows: Tp, cols: HD, srcStride: HD, dstStride: HD, srcOffset: b * Tp * HD, dstOffset: b * Tmax * HD };
-            stridedCopy(k.buf, kCache[layer].buf, copy);
-            stridedCopy(v.buf, vCache[layer].buf, copy);
-          }
-        }),
-      );
-      stridedCopy(h.buf, x.buf, { rows: B, cols: C, srcOffset: (Tp - 1) * C, srcStride: Tp * C, dstStride: C });
-    });
+      const sampleInto = (s: number, logits: Tensor) => {
+        upload(uniforms.buf, Float32Array.from({ length: B }, () => o.rng.next()));
+        sample({ logits: logits.buf, uniforms: uniforms.buf, out: token.buf, logprob: logprob.buf }, { B, V, temperature: o.temperature, topK: o.topK, topP: o.topP });
+        const col = { rows: B, cols: 1, srcStride: 1, dstStride: L, dstOffset: s };
+        stridedCopy(token.buf, outTokens.buf, col);
+        stridedCopy(logprob.buf, outLogprobs.buf, col);
+      };
 
-    const pos = new Tensor([B], "i32");
-    const scratch = {
-      h: new Tensor([B, C]),
-      rstd: new Tensor([B]),
-      q: new Tensor([B, QD]),
-      k: new Tensor([B, HD]),
-      v: new Tensor([B, HD]),
-      a: new Tensor([B, QD]),
-      gate: new Tensor([B, c.intermediateSize]),
-      up: new Tensor([B, c.intermediateSize]),
-      m: new Tensor([B, c.intermediateSize]),
-      y: new Tensor([B, C]),
-    };
-    const W = (name: string) => model.p(name).buf;
-    const bias = (name: string) => model.optional(name)?.buf;
-    const lin = (inp: Tensor, out: Tensor, w: string, b?: string) =>
-      matmul({ a: inp.buf, b: W(w), c: out.buf, bias: b ? bias(b) : undefined }, { M: B, N: out.shape[1], K: inp.shape[1], transB: true });
-    const unembed = model.unembedding.buf;
-
-    const sampleNext = (s: number, hidden: Tensor) => {
-      matmul({ a: hidden.buf, b: unembed, c: logits.buf }, { M: B, N: V, K: C, transB: true });
-      upload(uniforms.buf, Float32Array.from({ length: B }, () => o.rng.next()));
-      sample({ logits: logits.buf, uniforms: uniforms.buf, out: token.buf, logprob: logprob.buf }, { B, V, temperature: o.temperature, topK: o.topK, topP: o.topP });
-      const col = { rows: B, cols: 1, srcStride: 1, dstStride: L, dstOffset: s };
-      stridedCopy(token.buf, outTokens.buf, col);
-      stridedCopy(logprob.buf, outLogprobs.buf, col);
-    };
-
-    // x holds the last prompt position's final hidden state (already normed by model.hidden).
-    sampleNext(0, x);
-    let steps = 1;
-    for (let s = 1; s < L; s++) {
-      const t = Tp + s - 1; // cache slot of the token sampled at step s − 1
-      upload(pos.buf, Int32Array.from({ length: B }, (_, b) => t - validStartHost[b]));
-      embeddingForward(x.buf, token.buf, W("model.embed_tokens.weight"), { N: B, V, C });
-      for (let i = 0; i < c.numLayers; i++) {
-        const l = `model.layers.${i}.`;
-        rmsnormForward(scratch.h.buf, scratch.rstd.buf, x.buf, W(`${l}input_layernorm.weight`), { N: B, C, eps: c.rmsNormEps });
-        lin(scratch.h, scratch.q, `${l}self_attn.q_proj.weight`, `${l}self_attn.q_proj.bias`);
-        lin(scratch.h, scratch.k, `${l}self_attn.k_proj.weight`, `${l}self_attn.k_proj.bias`);
-        lin(scratch.h, scratch.v, `${l}self_attn.v_proj.weight`, `${l}self_attn.v_proj.bias`);
-        ropeForward(scratch.q.buf, scratch.k.buf, pos.buf, model.invFreq.buf, { B, T: 1, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim });
-        const slot = { rows: B, cols: HD, srcStride: HD, dstStride: Tmax * HD, dstOffset: t * HD };
-        stridedCopy(scratch.k.buf, kCache[i].buf, slot);
-        stridedCopy(scratch.v.buf, vCache[i].buf, slot);
-        attentionDecode(
-          { q: scratch.q.buf, kCache: kCache[i].buf, vCache: vCache[i].buf, o: scratch.a.buf, validStart: batch.validStart.buf },
-          { B, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim, Tmax, length: t + 1 },
-        );
-        lin(scratch.a, scratch.y, `${l}self_attn.o_proj.weight`, `${l}self_attn.o_proj.bias`);
-        add(x.buf, x.buf, scratch.y.buf, B * C);
-        rmsnormForward(scratch.h.buf, scratch.rstd.buf, x.buf, W(`${l}post_attention_layernorm.weight`), { N: B, C, eps: c.rmsNormEps });
-        lin(scratch.h, scratch.gate, `${l}mlp.gate_proj.weight`);
-        lin(scratch.h, scratch.up, `${l}mlp.up_proj.weight`);
-        swigluForward(scratch.m.buf, { gate: scratch.gate.buf, up: scratch.up.buf }, { N: B, I: c.intermediateSize });
-        lin(scratch.m, scratch.y, `${l}mlp.down_proj.weight`);
-        add(x.buf, x.buf, scratch.y.buf, B * C);
+      sampleInto(0, model.prefill(tokenBatch(prompts, P, Tp, o.pad), cache, K));
+      let steps = 1;
+      for (let s = 1; s < L; s++) {
+        sampleInto(s, model.decodeStep(token, cache));
+        steps = s + 1;
+        if (steps % CHECK_EVERY === 0 && steps < L && allStopped(await readTokens(outTokens, B, L), B, L, steps, o)) break;
       }
-      rmsnormForward(scratch.h.buf, scratch.rstd.buf, x.buf, W("model.norm.weight"), { N: B, C, eps: c.rmsNormEps });
-      sampleNext(s, scratch.h);
-      steps = s + 1;
-      if (steps % CHECK_EVERY === 0 && steps < L && allStopped(await readTokens(outTokens, B, L), B, L, steps, o.stopTokenIds)) break;
-    }
-    return finish(await readTokens(outTokens, B, L), new Float32Array(await download(outLogprobs.buf, B * L * 4)), B, L, steps, o);
-  });
+      // Draw the uniforms of the steps not run, so that the caller's stream after generation does not
+      // depend on when it ended.
+      for (let i = steps * B; i < L * B; i++) o.rng.next();
+      return finish(await readTokens(outTokens, B, L), new Float32Array(await download(outLogprobs.buf, B * L * 4)), B, L, steps, o);
+    });
+  } finally {
+    cache.dispose();
+  }
 }
 
 async function readTokens(t: Tensor, B: number, L: number): Promise<Int32Array> {
   return new Int32Array(await download(t.buf, B * L * 4));
 }
 
-function allStopped(tokens: Int32Array, B: number, L: number, steps: number, stop: readonly number[]): boolean {
+function allStopped(tokens: Int32Array, B: number, L: number, steps: number, o: GenerateOptions): boolean {
   for (let b = 0; b < B; b++) {
-    let stopped = false;
-    for (let s = 0; s < steps && !stopped; s++) stopped = stop.includes(tokens[b * L + s]);
-    if (!stopped) return false;
+    if (!rowStopped(tokens.subarray(b * L, (b + 1) * L), steps, o.stopTokenIds, o.stopSeqs ?? [])) return false;
   }
   return true;
 }
@@ -188,5 +132,5 @@ function finish(tokens: Int32Array, logprobs: Float32Array, B: number, L: number
       logprobs[b * L + s] = 0;
     }
   }
-  return { tokens, logprobs, lengths };
+  return { tokens, logprobs, lengths, steps };
 }

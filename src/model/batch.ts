@@ -15,6 +15,8 @@ export interface TokenBatch {
   positions: Tensor;
   /** [B] i32 index of each row's first real token; attention ignores keys before it. */
   validStart: Tensor;
+  /** validStart on the host (KV-cache positions). */
+  validStartHost: Int32Array;
   /** [B·T] i32: the token at t + 1, or −1 where there is none (last position, pad targets). */
   targets: Tensor;
 }
@@ -39,6 +41,7 @@ export function tokenBatch(tokens: Int32Array, B: number, T: number, pad: number
     ids: Tensor.fromArray(ids, [B * T], "i32"),
     positions: Tensor.fromArray(positions, [B * T], "i32"),
     validStart: Tensor.fromArray(validStart, [B], "i32"),
+    validStartHost: validStart,
     targets: Tensor.fromArray(targets, [B * T], "i32"),
   };
 }

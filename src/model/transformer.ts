@@ -1,30 +1,36 @@
-// The decoder-only transformer shared by Llama, Mistral, Qwen2 and Phi-3 (see config.ts), as autograd
-// ops over GPU tensors. Parameters carry their Hugging Face names (weights.ts `parameterSpecs`).
+// The decoder-only transformer shared by Llama, Mistral, Qwen2 and Phi-3 (see config.ts) over GPU
+// tensors. Parameters carry their Hugging Face names (weights.ts `parameterSpecs`).
 //
-//   x = embed(ids)                                     [B·T, C]
-//   per layer:  x = x + o_proj(ropeAttention(q, k, v))  with q, k, v = proj(rmsnorm(x))
-//               x = x + down(swiglu(gate(h), up(h)))    with h = rmsnorm(x)
+//   x = embed(ids)                                     [N, C]
+//   per layer: x = decoderLayer(x)                      (layer.ts, the one definition of a layer)
 //   h = rmsnorm(x); logprob[t] = log softmax(h[t]·Wᵀ)[target[t]]   (W = lm_head or tied embedding)
-import { add } from "../autograd/ops/add.ts";
-import { ropeAttention } from "../autograd/ops/attention.ts";
-import { tokenLogprobs } from "../autograd/ops/classifier.ts";
+//
+// Three ways to run it: `logprobs` over a token batch with the autograd ops (training and scoring,
+// forward-ops.ts); `prefill`, the same under noGrad that also fills a KV cache; `decodeStep`, one
+// token per row against the cache, into its preallocated buffers (decode-ops.ts). Prefill and decode
+// step return next-token logits [B, V].
 import { embedding } from "../autograd/ops/embedding.ts";
-import { linear } from "../autograd/ops/linear.ts";
-import { rmsnorm } from "../autograd/ops/rmsnorm.ts";
-import { swiglu } from "../autograd/ops/swiglu.ts";
+import { tokenLogprobs } from "../autograd/ops/classifier.ts";
 import { scope } from "../autograd/scope.ts";
-import { isGradEnabled } from "../autograd/tape.ts";
+import { isGradEnabled, noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
+import { stridedCopy } from "../kernels/copy.ts";
+import { embeddingForward } from "../kernels/embedding.ts";
 import { ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
 import { checkSequenceLength, type ModelConfig } from "./config.ts";
+import { DecodeOps, linearInto } from "./decode-ops.ts";
+import { ForwardOps } from "./forward-ops.ts";
+import type { KVCache } from "./kv-cache.ts";
+import { decoderLayer, type LayerWeights, layerWeights } from "./layer.ts";
 import { parameterSpecs } from "./weights.ts";
-
-export type KVHook = (layer: number, k: Tensor, v: Tensor) => void;
 
 export class Transformer {
   /** [D/2] inverse RoPE frequencies (Llama-3 scaling applied), uploaded once. */
   readonly invFreq: Tensor;
+  /** Each layer's parameters, resolved once. */
+  private readonly layers: LayerWeights[];
+  private disposed = false;
 
   constructor(
     readonly config: ModelConfig,
@@ -49,6 +55,9 @@ export class Transformer {
       }),
       [config.headDim / 2],
     ).keep();
+    this.layers = Array.from({ length: config.numLayers }, (_, i) =>
+      layerWeights(i, (n) => this.p(n), (n) => this.optional(n)),
+    );
   }
 
   /** Parameters in `parameterSpecs` order (the optimizer's and the checkpoint's order). */
@@ -71,39 +80,81 @@ export class Transformer {
     return this.config.tieWordEmbeddings ? this.p("model.embed_tokens.weight") : this.p("lm_head.weight");
   }
 
-  /**
-   * Final hidden states [B·T, C] (after the last RMSNorm). `onKV` sees each layer's rotated keys and
-   * values [B·T, Hkv·D] (generation copies them into its KV cache).
-   */
-  hidden(batch: TokenBatch, onKV?: KVHook): Tensor {
-    const c = this.config;
-    checkSequenceLength(c, batch.T);
-    let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
-    for (let i = 0; i < c.numLayers; i++) {
-      // Under noGrad, each layer's intermediates are freed as soon as the layer is done.
-      x = isGradEnabled() ? this.layer(i, x, batch, onKV) : scope(() => this.layer(i, x, batch, onKV));
-    }
-    return rmsnorm(x, this.p("model.norm.weight"), c.rmsNormEps);
-  }
-
   /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
   logprobs(batch: TokenBatch): Tensor {
-    return tokenLogprobs(this.hidden(batch), this.unembedding, batch.targets);
+    return tokenLogprobs(this.forward(batch), this.unembedding, batch.targets);
   }
 
-  private layer(i: number, x: Tensor, batch: TokenBatch, onKV?: KVHook): Tensor {
+  /**
+   * Runs the prompts `batch` (left-padded, [P, T]) under noGrad into `cache` (B = P·repeats rows:
+   * prompt p fills rows p·repeats … p·repeats + repeats − 1) and returns the next-token logits
+   * [B, V] (the cache's buffer, overwritten by the next step).
+   */
+  prefill(batch: TokenBatch, cache: KVCache, repeats = 1): Tensor {
+    this.checkLive("prefill");
+    cache.begin(batch.validStartHost, batch.T, repeats);
+    const { B: P, T } = batch;
+    const C = this.config.hiddenSize;
+    const { x, logits } = cache.scratch;
+    scope(() => {
+      const h = noGrad(() => this.forward(batch, cache));
+      // Each prompt's last hidden state goes to every row it fills.
+      for (let j = 0; j < repeats; j++) {
+        stridedCopy(h.buf, x.buf, { rows: P, cols: C, srcOffset: (T - 1) * C, srcStride: T * C, dstOffset: j * C, dstStride: repeats * C });
+      }
+    });
+    linearInto(logits, x, this.unembedding);
+    return logits;
+  }
+
+  /**
+   * One token per row (`tokens` i32 [B], at slot `cache.length`) through every layer against the
+   * cache; returns the next-token logits [B, V] (the cache's buffer). Every output goes to the
+   * cache's preallocated buffers (attention's split-K partials come from the buffer pool).
+   */
+  decodeStep(tokens: Tensor, cache: KVCache): Tensor {
+    this.checkLive("decodeStep");
+    const { B } = cache;
+    if (tokens.dtype !== "i32" || tokens.size !== B) throw new Error(`decodeStep: tokens must be i32 [${B}], got ${tokens.dtype} [${tokens.shape}]`);
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    const { x, logits } = cache.scratch;
+    cache.beginStep();
+    embeddingForward(x.buf, tokens.buf, this.p("model.embed_tokens.weight").buf, { N: B, V, C });
+    const ops = new DecodeOps(this.config, cache, this.invFreq);
+    for (let i = 0; i < this.config.numLayers; i++) decoderLayer(ops, i, this.layers[i], x);
+    linearInto(logits, ops.norm(x, this.p("model.norm.weight")), this.unembedding);
+    cache.endStep();
+    return logits;
+  }
+
+  /** Releases the parameters (and their gradients) and every buffer the model keeps. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.params.values()) {
+      p.grad?.release();
+      p.grad = undefined;
+      p.release();
+    }
+    this.invFreq.release();
+  }
+
+  /** Final hidden states [B·T, C] (after the last RMSNorm); with a cache, prefill fills it. */
+  private forward(batch: TokenBatch, cache?: KVCache): Tensor {
+    this.checkLive("forward");
     const c = this.config;
-    const l = `model.layers.${i}.`;
-    const h = rmsnorm(x, this.p(`${l}input_layernorm.weight`), c.rmsNormEps);
-    const q = linear(h, this.p(`${l}self_attn.q_proj.weight`), this.optional(`${l}self_attn.q_proj.bias`));
-    const k = linear(h, this.p(`${l}self_attn.k_proj.weight`), this.optional(`${l}self_attn.k_proj.bias`));
-    const v = linear(h, this.p(`${l}self_attn.v_proj.weight`), this.optional(`${l}self_attn.v_proj.bias`));
-    const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    const a = ropeAttention(q, k, v, batch.positions, this.invFreq, batch.validStart, dims);
-    onKV?.(i, k, v);
-    x = add(x, linear(a, this.p(`${l}self_attn.o_proj.weight`), this.optional(`${l}self_attn.o_proj.bias`)));
-    const h2 = rmsnorm(x, this.p(`${l}post_attention_layernorm.weight`), c.rmsNormEps);
-    const m = swiglu(linear(h2, this.p(`${l}mlp.gate_proj.weight`)), linear(h2, this.p(`${l}mlp.up_proj.weight`)));
-    return add(x, linear(m, this.p(`${l}mlp.down_proj.weight`)));
+    checkSequenceLength(c, batch.T);
+    const ops = new ForwardOps(c, batch, this.invFreq, cache);
+    let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
+    for (let i = 0; i < c.numLayers; i++) {
+      const layer = () => decoderLayer(ops, i, this.layers[i], x);
+      // Under noGrad, each layer's intermediates are freed as soon as the layer is done.
+      x = isGradEnabled() ? layer() : scope(layer);
+    }
+    return ops.norm(x, this.p("model.norm.weight"));
+  }
+
+  private checkLive(what: string): void {
+    if (this.disposed) throw new Error(`Transformer: ${what} after dispose()`);
   }
 }

@@ -3,6 +3,7 @@ import { scopeAsync } from "../../src/autograd/scope.ts";
 import { noGrad } from "../../src/autograd/tape.ts";
 import { Rng } from "../../src/data/rng.ts";
 import { generate } from "../../src/generate/generate.ts";
+import { truncateResponses } from "../../src/glue/tokens.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import { leftPad } from "../../src/latro/prompts.ts";
 import { setupGpu } from "../helpers.ts";
@@ -62,4 +63,44 @@ test("sampling is reproducible from the seed and rows stop at a stop token, padd
       expect(row.slice(stop + 1).every((t) => t === PAD)).toBe(true);
     } else expect(a.lengths[r]).toBe(20);
   }
+});
+
+test("sharing each prompt's prefill among its samples gives the tokens and log-probs of the repeated prompts", async () => {
+  await setupGpu();
+  const { model } = await tinyModel({ V: 29, C: 16, L: 2, std: 0.8, seed: 7 });
+  const K = 3;
+  const L = 9;
+  const repeated = prompts.flatMap((p) => Array<number[]>(K).fill(p));
+  const opts = (seed: number) => ({ maxNewTokens: L, temperature: 1, rng: new Rng(seed), stopTokenIds: [], pad: PAD });
+  const unique = leftPad(prompts, PAD);
+  const rows = leftPad(repeated, PAD);
+  const shared = await generate(model, unique.ids, prompts.length, unique.len, { ...opts(2), samplesPerPrompt: K });
+  const each = await generate(model, rows.ids, repeated.length, rows.len, opts(2));
+  expect(shared.tokens.length).toBe(repeated.length * L);
+  expect(Array.from(shared.tokens)).toEqual(Array.from(each.tokens));
+  expect(Array.from(shared.logprobs)).toEqual(Array.from(each.logprobs));
+  // The samples of one prompt differ: each row drew its own tokens.
+  const first = Array.from(shared.tokens.subarray(0, K * L));
+  expect(new Set([0, 1, 2].map((j) => first.slice(j * L, (j + 1) * L).join())).size).toBeGreaterThan(1);
+});
+
+test("stop sequences end generation early without changing the truncation or the caller's random stream", async () => {
+  await setupGpu();
+  const { model } = await tinyModel({ V: 11, C: 16, L: 1, std: 0.8, seed: 8 });
+  const { ids, len } = leftPad(prompts, PAD);
+  const B = prompts.length;
+  const L = 40;
+  const base = { maxNewTokens: L, temperature: 1, stopTokenIds: [STOP], pad: PAD };
+  const rng = new Rng(5);
+  const full = await generate(model, ids, B, len, { ...base, rng });
+  expect(full.steps).toBe(L); // stop tokens alone do not end it
+  // A stop sequence from every row of the full generation: its 2 tokens at 3 + b.
+  const stopSeqs = Array.from({ length: B }, (_, b) => Array.from(full.tokens.subarray(b * L + 3 + b, b * L + 5 + b)));
+  const rngEarly = new Rng(5);
+  const early = await generate(model, ids, B, len, { ...base, rng: rngEarly, stopSeqs });
+  expect(early.steps).toBeLessThan(L);
+  const cut = (g: typeof full) => truncateResponses(g.tokens, B, L, [STOP], stopSeqs, PAD);
+  expect(cut(early)).toEqual(cut(full));
+  expect(Array.from(cut(full).stopped)).toEqual(Array(B).fill(1));
+  expect(rngEarly.next()).toBe(rng.next());
 });

@@ -1,0 +1,148 @@
+// The state of a batched decode: every layer's rotated keys and values [B, Tmax, Hkv·D], the rows'
+// first real slots and positions, and the buffers one decode step writes (one token per row). All of
+// it is allocated once, when the cache is made, so decode steps reuse the same buffers; the owner
+// calls `dispose()`.
+//
+// Rows are left-padded to one prompt length, so every row has the same number of filled slots
+// (`length`); row r attends to slots validStart[r] ≤ j < length, and its next token's position is
+// length − validStart[r]. A prefill may fill the cache from fewer prompts than rows: with `repeats`
+// K, prompt p fills rows p·K … p·K + K − 1 (the rloo_k samples of one prompt share its prefill).
+import { Tensor } from "../autograd/tensor.ts";
+import { stridedCopy } from "../kernels/copy.ts";
+import { upload } from "../gpu/recorder.ts";
+import { checkSequenceLength, type ModelConfig } from "./config.ts";
+
+/** What a decode step writes, [B, ·] per row. */
+export interface DecodeScratch {
+  /** The residual stream. */
+  x: Tensor;
+  /** RMSNorm output and its saved 1/rms (unused when decoding, written by the kernel). */
+  h: Tensor;
+  rstd: Tensor;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  /** Attention output [B, Hq·D]. */
+  a: Tensor;
+  /** A projection's output before it is added into x. */
+  y: Tensor;
+  gate: Tensor;
+  up: Tensor;
+  /** swiglu(gate, up). */
+  m: Tensor;
+  logits: Tensor;
+}
+
+export class KVCache {
+  /** Per layer, [B, Tmax, Hkv·D]. */
+  readonly keys: Tensor[];
+  readonly values: Tensor[];
+  /** [B] i32: each row's first real slot. */
+  readonly validStart: Tensor;
+  /** [B] i32: the position of each row's next token (uploaded before each decode step). */
+  readonly positions: Tensor;
+  readonly scratch: DecodeScratch;
+  /** Filled slots (the same for every row). */
+  length = 0;
+  private readonly validStartHost: Int32Array;
+  private readonly positionsHost: Int32Array;
+  private readonly rowDim: number;
+  /** Rows per prompt of the current prefill. */
+  private repeats = 1;
+  private disposed = false;
+
+  constructor(
+    config: ModelConfig,
+    readonly B: number,
+    readonly Tmax: number,
+  ) {
+    for (const [k, v] of Object.entries({ B, Tmax })) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`KVCache: ${k} must be a positive integer, got ${v}`);
+    }
+    checkSequenceLength(config, Tmax);
+    const { numLayers: L, numKvHeads, numHeads, headDim: D, hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
+    this.rowDim = numKvHeads * D;
+    const kept = (shape: number[], dtype: "f32" | "i32" = "f32") => new Tensor(shape, dtype).keep();
+    this.keys = Array.from({ length: L }, () => kept([B, Tmax, this.rowDim]));
+    this.values = Array.from({ length: L }, () => kept([B, Tmax, this.rowDim]));
+    this.validStart = kept([B], "i32");
+    this.positions = kept([B], "i32");
+    this.validStartHost = new Int32Array(B);
+    this.positionsHost = new Int32Array(B);
+    this.scratch = {
+      x: kept([B, C]),
+      h: kept([B, C]),
+      rstd: kept([B]),
+      q: kept([B, numHeads * D]),
+      k: kept([B, this.rowDim]),
+      v: kept([B, this.rowDim]),
+      a: kept([B, numHeads * D]),
+      y: kept([B, C]),
+      gate: kept([B, I]),
+      up: kept([B, I]),
+      m: kept([B, I]),
+      logits: kept([B, V]),
+    };
+  }
+
+  /**
+   * Starts a prefill of `T` slots from prompts whose first real tokens are `validStart` [B / repeats]:
+   * row r takes prompt ⌊r / repeats⌋.
+   */
+  begin(validStart: Int32Array, T: number, repeats: number): void {
+    this.checkLive("begin");
+    if (!Number.isInteger(repeats) || repeats < 1 || validStart.length * repeats !== this.B) {
+      throw new Error(`KVCache.begin: ${validStart.length} prompts × repeats ${repeats} do not fill the cache's ${this.B} rows`);
+    }
+    if (!Number.isInteger(T) || T < 1 || T > this.Tmax) throw new Error(`KVCache.begin: prompt length ${T} must be in [1, Tmax = ${this.Tmax}]`);
+    for (let r = 0; r < this.B; r++) this.validStartHost[r] = validStart[Math.floor(r / repeats)];
+    upload(this.validStart.buf, this.validStartHost);
+    this.length = T;
+    this.repeats = repeats;
+  }
+
+  /** Prefill: layer `layer`'s keys and values [P·T, Hkv·D] (P = B / repeats) fill slots [0, T) of their rows. */
+  store(layer: number, k: Tensor, v: Tensor): void {
+    const P = this.B / this.repeats;
+    const cols = this.length * this.rowDim;
+    if (k.size !== P * cols || v.size !== P * cols) {
+      throw new Error(`KVCache.store: keys [${k.shape}] and values [${v.shape}] are not [${P}·${this.length}, ${this.rowDim}]`);
+    }
+    for (let j = 0; j < this.repeats; j++) {
+      const rows = { rows: P, cols, srcStride: cols, dstStride: this.repeats * this.Tmax * this.rowDim, dstOffset: j * this.Tmax * this.rowDim };
+      stridedCopy(k.buf, this.keys[layer].buf, rows);
+      stridedCopy(v.buf, this.values[layer].buf, rows);
+    }
+  }
+
+  /** Decode: sets the positions of the token about to go to slot `length`. */
+  beginStep(): void {
+    this.checkLive("decode step");
+    if (this.length >= this.Tmax) throw new Error(`KVCache: all ${this.Tmax} slots are filled`);
+    for (let r = 0; r < this.B; r++) this.positionsHost[r] = this.length - this.validStartHost[r];
+    upload(this.positions.buf, this.positionsHost);
+  }
+
+  /** Decode: layer `layer`'s new keys and values [B, Hkv·D] go to slot `length`. */
+  append(layer: number, k: Tensor, v: Tensor): void {
+    const slot = { rows: this.B, cols: this.rowDim, srcStride: this.rowDim, dstStride: this.Tmax * this.rowDim, dstOffset: this.length * this.rowDim };
+    stridedCopy(k.buf, this.keys[layer].buf, slot);
+    stridedCopy(v.buf, this.values[layer].buf, slot);
+  }
+
+  /** Decode: the step's token is in slot `length`; the next goes after it. */
+  endStep(): void {
+    this.length++;
+  }
+
+  /** Releases every buffer of the cache. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of [...this.keys, ...this.values, this.validStart, this.positions, ...Object.values(this.scratch)]) t.release();
+  }
+
+  private checkLive(what: string): void {
+    if (this.disposed) throw new Error(`KVCache: ${what} after dispose()`);
+  }
+}
