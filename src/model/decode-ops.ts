@@ -1,14 +1,13 @@
 // The layer's steps for one decode step: one new token per row [B, ·], no grad, every output written
 // to the KV cache's preallocated scratch (src/model/kv-cache.ts) and the residual stream updated in
-// place. Attention rotates the new q and k at each row's own position, appends k and v to the cache at
-// slot `length` and attends over the row's slots validStart ≤ j ≤ length.
+// place. Seven dispatches per layer: the q/k/v projection with its RMSNorm; RoPE of the new q and k at
+// each row's own position with k and v written to cache slot `length`; attention over the row's slots
+// validStart ≤ j ≤ length (split-K partials and their combination); o_proj added into x; gate/up with
+// its RMSNorm and the SwiGLU; down_proj added into x.
 import type { Tensor } from "../autograd/tensor.ts";
 import { attentionDecode } from "../kernels/attention.ts";
-import { add } from "../kernels/elementwise.ts";
 import { matmul } from "../kernels/matmul.ts";
-import { rmsnormForward } from "../kernels/rmsnorm.ts";
-import { ropeForward } from "../kernels/rope.ts";
-import { swigluForward } from "../kernels/swiglu.ts";
+import { ropeQkvForward } from "../kernels/rope.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
 import type { LayerOps, LayerWeights } from "./layer.ts";
@@ -20,51 +19,46 @@ export class DecodeOps implements LayerOps {
     private readonly invFreq: Tensor,
   ) {}
 
-  norm(x: Tensor, w: Tensor): Tensor {
-    const { h, rstd } = this.cache.scratch;
-    rmsnormForward(h.buf, rstd.buf, x.buf, w.buf, { N: this.cache.B, C: this.config.hiddenSize, eps: this.config.rmsNormEps });
-    return h;
+  qkv(x: Tensor, w: LayerWeights): Tensor {
+    const { qkv } = this.cache.scratch;
+    normLinearInto(qkv, x, w.inputNorm, w.qkv, this.config.rmsNormEps, w.qkvBias);
+    return qkv;
   }
 
-  qkv(h: Tensor, w: LayerWeights): { q: Tensor; k: Tensor; v: Tensor } {
-    const { q, k, v } = this.cache.scratch;
-    linearInto(q, h, w.q, w.qBias);
-    linearInto(k, h, w.k, w.kBias);
-    linearInto(v, h, w.v, w.vBias);
-    return { q, k, v };
-  }
-
-  attention(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
+  attention(layer: number, qkv: Tensor): Tensor {
     const { config: c, cache } = this;
     const { B, Tmax, length } = cache;
     const heads = { Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    ropeForward(q.buf, k.buf, cache.positions.buf, this.invFreq.buf, { B, T: 1, ...heads });
-    cache.append(layer, k, v);
-    const o = cache.scratch.a;
+    const { q, a } = cache.scratch;
+    const HD = c.numKvHeads * c.headDim;
+    const slot = { stride: Tmax * HD, offset: length * HD };
+    ropeQkvForward({ q: q.buf, k: cache.keys[layer].buf, v: cache.values[layer].buf }, qkv.buf, cache.positions.buf, this.invFreq.buf, { B, T: 1, ...heads }, slot);
     attentionDecode(
-      { q: q.buf, kCache: cache.keys[layer].buf, vCache: cache.values[layer].buf, o: o.buf, validStart: cache.validStart.buf },
+      { q: q.buf, kCache: cache.keys[layer].buf, vCache: cache.values[layer].buf, o: a.buf, validStart: cache.validStart.buf },
       { B, Tmax, length: length + 1, ...heads },
     );
-    return o;
+    return a;
   }
 
   addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor): Tensor {
-    const { y } = this.cache.scratch;
-    linearInto(y, a, w, b);
-    add(x.buf, x.buf, y.buf, x.size);
+    matmul({ a: a.buf, b: w.buf, c: x.buf, bias: b?.buf }, { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true, accumulate: true });
     return x;
   }
 
-  gatedUp(h: Tensor, w: LayerWeights): Tensor {
-    const { gate, up, m } = this.cache.scratch;
-    linearInto(gate, h, w.gate);
-    linearInto(up, h, w.up);
-    swigluForward(m.buf, { gate: gate.buf, up: up.buf }, { N: this.cache.B, I: this.config.intermediateSize });
+  gatedUp(x: Tensor, w: LayerWeights): Tensor {
+    const { m } = this.cache.scratch;
+    const shape = { M: x.shape[0], N: w.gateUp.shape[0] / 2, K: w.gateUp.shape[1], transB: true, swiglu: true, normEps: this.config.rmsNormEps };
+    matmul({ a: x.buf, b: w.gateUp.buf, c: m.buf, normWeight: w.postNorm.buf }, shape);
     return m;
   }
 }
 
-/** out [N, Out] = x [N, In] · Wᵀ (+ b). */
-export function linearInto(out: Tensor, x: Tensor, w: Tensor, b?: Tensor): void {
-  matmul({ a: x.buf, b: w.buf, c: out.buf, bias: b?.buf }, { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true });
+/** out [N, Out] = RMSNorm(x; g) [N, In] · Wᵀ (+ b), one matmul. */
+export function normLinearInto(out: Tensor, x: Tensor, g: Tensor, w: Tensor, eps: number, b?: Tensor): void {
+  matmul({ a: x.buf, b: w.buf, c: out.buf, bias: b?.buf, normWeight: g.buf }, { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true, normEps: eps });
+}
+
+/** out [N, Out] = x [N, In] · Wᵀ. */
+export function linearInto(out: Tensor, x: Tensor, w: Tensor): void {
+  matmul({ a: x.buf, b: w.buf, c: out.buf }, { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true });
 }

@@ -11,6 +11,7 @@
 // step return next-token logits [B, V].
 import { embedding } from "../autograd/ops/embedding.ts";
 import { tokenLogprobs } from "../autograd/ops/classifier.ts";
+import { rmsnorm } from "../autograd/ops/rmsnorm.ts";
 import { scope } from "../autograd/scope.ts";
 import { isGradEnabled, noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
@@ -19,7 +20,7 @@ import { embeddingForward } from "../kernels/embedding.ts";
 import { ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
 import { checkSequenceLength, type ModelConfig } from "./config.ts";
-import { DecodeOps, linearInto } from "./decode-ops.ts";
+import { DecodeOps, linearInto, normLinearInto } from "./decode-ops.ts";
 import { ForwardOps } from "./forward-ops.ts";
 import type { KVCache } from "./kv-cache.ts";
 import { decoderLayer, type LayerWeights, layerWeights } from "./layer.ts";
@@ -122,7 +123,7 @@ export class Transformer {
     embeddingForward(x.buf, tokens.buf, this.p("model.embed_tokens.weight").buf, { N: B, V, C });
     const ops = new DecodeOps(this.config, cache, this.invFreq);
     for (let i = 0; i < this.config.numLayers; i++) decoderLayer(ops, i, this.layers[i], x);
-    linearInto(logits, ops.norm(x, this.p("model.norm.weight")), this.unembedding);
+    normLinearInto(logits, x, this.p("model.norm.weight"), this.unembedding, this.config.rmsNormEps);
     cache.endStep();
     return logits;
   }
@@ -151,7 +152,7 @@ export class Transformer {
       // Under noGrad, each layer's intermediates are freed as soon as the layer is done.
       x = isGradEnabled() ? layer() : scope(layer);
     }
-    return ops.norm(x, this.p("model.norm.weight"));
+    return rmsnorm(x, this.p("model.norm.weight"), c.rmsNormEps);
   }
 
   private checkLive(what: string): void {
