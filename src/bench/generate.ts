@@ -78,7 +78,9 @@ async function decodeDispatches(name: string, model: Transformer): Promise<Bench
   const L = model.config.numLayers;
   const all = await perToken(model);
   // The same weights with one layer: the difference is the layers' share.
-  const one = await perToken(new Transformer({ ...model.config, numLayers: 1 }, model.params));
+  const oneLayer = new Transformer({ ...model.config, numLayers: 1 }, model.params);
+  const one = await perToken(oneLayer);
+  oneLayer.invFreq.release(); // the parameters are the model's
   const perLayer = L > 1 ? (all - one) / (L - 1) : all;
   return {
     name: `${name} dispatches per decoded token`,
