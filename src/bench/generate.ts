@@ -55,12 +55,14 @@ async function measure(name: string, model: Transformer, B: number, promptLen: n
     return ms;
   };
   const prefillMs = await best(1);
-  const decodeMs = Math.max(1e-3, (await best(newTokens)) - prefillMs);
+  // NaN when the difference is lost in the prefill's variation (a loaded machine, a long prefill).
+  const decodeMs = (await best(newTokens)) - prefillMs;
+  const decodeNote = decodeMs > 0 ? peak : `not measured: the run with ${newTokens} new tokens was no slower than with 1; ${peak}`;
   const peak = `peak GPU memory ${(poolStats().peakLiveBytes / 2 ** 20).toFixed(0)} MiB`;
   const shape = `B=${B} prompt=${promptLen}`;
   const rows: BenchRow[] = [
     { name: `${name} prefill`, shape, ms: prefillMs, rate: (B * promptLen) / (prefillMs / 1000), unit: "tokens/s", timing: "wall", note: [note, peak].filter(Boolean).join("; ") },
-    { name: `${name} decode`, shape: `${shape} new=${newTokens - 1}`, ms: decodeMs / (newTokens - 1), rate: (B * (newTokens - 1)) / (decodeMs / 1000), unit: "tokens/s", timing: "wall", note: peak },
+    { name: `${name} decode`, shape: `${shape} new=${newTokens - 1}`, ms: decodeMs > 0 ? decodeMs / (newTokens - 1) : NaN, rate: decodeMs > 0 ? (B * (newTokens - 1)) / (decodeMs / 1000) : NaN, unit: "tokens/s", timing: "wall", note: decodeNote },
   ];
   return rows;
 }
