@@ -57,8 +57,8 @@ async function measure(name: string, model: Transformer, B: number, promptLen: n
   const prefillMs = await best(1);
   // NaN when the difference is lost in the prefill's variation (a loaded machine, a long prefill).
   const decodeMs = (await best(newTokens)) - prefillMs;
-  const decodeNote = decodeMs > 0 ? peak : `not measured: the run with ${newTokens} new tokens was no slower than with 1; ${peak}`;
   const peak = `peak GPU memory ${(poolStats().peakLiveBytes / 2 ** 20).toFixed(0)} MiB`;
+  const decodeNote = decodeMs > 0 ? peak : `not measured: the run with ${newTokens} new tokens was no slower than with 1; ${peak}`;
   const shape = `B=${B} prompt=${promptLen}`;
   const rows: BenchRow[] = [
     { name: `${name} prefill`, shape, ms: prefillMs, rate: (B * promptLen) / (prefillMs / 1000), unit: "tokens/s", timing: "wall", note: [note, peak].filter(Boolean).join("; ") },
