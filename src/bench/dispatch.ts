@@ -1,8 +1,10 @@
-// CPU cost of recording one dispatch, the per-dispatch overhead that bounds small-batch decoding: the
-// decode loop's pattern, the same small kernel over the same buffers again and again (only the
-// uniform parameters move), recorded back to back and timed on the wall clock up to the submit.
+// The fixed cost of one dispatch, which bounds small-batch decoding: on the CPU, recording it (the
+// decode loop's pattern, the same small kernel over the same buffers again and again, recorded back
+// to back and timed on the wall clock up to the submit); on the device, running it (the same tiny
+// kernel, by GPU timestamps where the adapter has them, else wall clock to queue completion).
 import { acquire, release } from "../gpu/buffer.ts";
 import { flush, recorderCounters, sync } from "../gpu/recorder.ts";
+import { timeGpu } from "../gpu/timing.ts";
 import { add } from "../kernels/elementwise.ts";
 import type { Bench } from "./types.ts";
 
@@ -24,6 +26,10 @@ export const benchDispatch: Bench = async ({ quick }) => {
     await sync();
     best = Math.min(best, ms);
   }
+  const perIter = 100;
+  const gpuTime = await timeGpu(() => {
+    for (let i = 0; i < perIter; i++) add(c, a, b, n);
+  }, quick ? { warmup: 1, iters: 2 } : { warmup: 1, iters: 5 });
   for (const x of [a, b, c]) release(x);
   return [
     {
@@ -34,6 +40,15 @@ export const benchDispatch: Bench = async ({ quick }) => {
       unit: "µs/dispatch",
       timing: "wall",
       note: `best of ${rounds}; recording only, no GPU time`,
+    },
+    {
+      name: "dispatch device cost",
+      shape: `${perIter} × add n=${n}, one pass`,
+      ms: gpuTime.ms / perIter,
+      rate: (gpuTime.ms / perIter) * 1000,
+      unit: "µs/dispatch",
+      timing: gpuTime.source,
+      note: `${((3 * n * 4) / (gpuTime.ms / perIter) / 1e6).toFixed(2)} GB/s for the 24 KiB each moves`,
     },
   ];
 };
