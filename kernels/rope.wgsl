@@ -2,8 +2,10 @@
 // Q [B, T, Hq, D] and K [B, T, Hkv, D] as the projections produce them. For i < D/2, the pair
 // (x1, x2) = (x[i], x[i + D/2]) of every head of token (b, t) turns by
 //     θ = f32(pos[b·T + t]) · inv_freq[i]        (an f32 product, as HF's inv_freq ⊗ position_ids)
-//   forward:   x1' = x1·cos θ − x2·sin θ,   x2' = x2·cos θ + x1·sin θ
-//   backward:  the same with −θ (a rotation's inverse is its transpose), on dQ and dK.
+//   forward:   x1' = x1·c − x2·s,   x2' = x2·c + x1·s    with c = m·cos θ, s = m·sin θ
+//   backward:  the same with −θ (the transpose of m times a rotation), on dQ and dK.
+// m is the attention factor that HF multiplies cos and sin by (LongRoPE's `attention_scaling`; 1 for
+// plain RoPE and llama3 scaling).
 // Positions are per token, i32 [B·T]: left-padded rows count from their first real token, and decode
 // (T = 1) gives each row its own position.
 // One thread per (token, i), WG = 256 (grid folded into y): sin and cos are computed once and applied
@@ -15,8 +17,8 @@
 //                 [B·T, Hq·D], rotated k and the copied v to k_out, v_out at element tok·kvStride + kvOffset
 //                 of token tok's row (dense [B·T, Hkv·D]: kvStride = Hkv·D, kvOffset = 0; a decode step's
 //                 KV-cache slot s of [B, Tmax, Hkv·D]: kvStride = Tmax·Hkv·D, kvOffset = s·Hkv·D, T = 1).
-//   qkv_backward  the inverse layout change with −θ: dqkv [B·T, (Hq + 2·Hkv)·D] from dq, dk (rotated back)
-//                 and dv (copied), all dense.
+//   qkv_backward  the inverse layout change with −θ: dqkv [B·T, (Hq + 2·Hkv)·D] from dq, dk (rotated back,
+//                 times m) and dv (copied), all dense.
 // sin/cos: WGSL only specifies its builtins to 2^-11 absolute error on [−π, π], and θ reaches pos
 // radians, so sincos() reduces θ by π/2 (Cody–Waite with a 4-part π/2 whose first three parts have
 // ≤ 7 significant bits, exact products for |k| < 2^17) and evaluates Cephes' single-precision minimax
@@ -28,8 +30,8 @@
 
 const WG = 256u; // = WG in src/kernels/elementwise.ts (workgroup counts)
 
-// n = B·T·half threads; kvStride, kvOffset: qkv_forward's k_out/v_out placement (see above).
-struct Params { n: u32, half: u32, Hq: u32, Hkv: u32, sign: f32, kvStride: u32, kvOffset: u32 }
+// n = B·T·half threads; scale = m; kvStride, kvOffset: qkv_forward's k_out/v_out placement (see above).
+struct Params { n: u32, half: u32, Hq: u32, Hkv: u32, sign: f32, scale: f32, kvStride: u32, kvOffset: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> q: array<f32>;
@@ -77,8 +79,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let tok = e / p.half;
   let i = e - tok * p.half;
   let sc = sincos(f32(pos[tok]) * inv_freq[i]);
-  let c = sc.y;
-  let s = p.sign * sc.x;
+  let c = sc.y * p.scale;
+  let s = p.sign * (sc.x * p.scale);
   let D = 2u * p.half;
   for (var h = 0u; h < p.Hq; h++) {
     let o = (tok * p.Hq + h) * D + i;
@@ -102,7 +104,7 @@ fn qkv_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   if (e >= p.n) { return; }
   let tok = e / p.half;
   let i = e - tok * p.half;
-  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]);
+  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]) * p.scale;
   sc.x *= p.sign;
   let D = 2u * p.half;
   let row = tok * (p.Hq + 2u * p.Hkv) * D;
@@ -132,7 +134,7 @@ fn qkv_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (e >= p.n) { return; }
   let tok = e / p.half;
   let i = e - tok * p.half;
-  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]);
+  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]) * p.scale;
   sc.x *= p.sign;
   let D = 2u * p.half;
   let row = tok * (p.Hq + 2u * p.Hkv) * D;

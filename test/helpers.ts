@@ -1,20 +1,15 @@
 // Shared test utilities: seeded random inputs, GPU round trips, and error metrics against float64.
+import { Rng } from "../src/data/rng.ts";
 import { initGpu } from "../src/gpu/device.ts";
 import { acquire, type Buf } from "../src/gpu/buffer.ts";
 import { downloadF32, upload } from "../src/gpu/recorder.ts";
 
 export const setupGpu = () => initGpu();
 
-/** Deterministic PRNG (mulberry32) so every test input is reproducible from its seed. */
+/** Uniform [0, 1) draws from the project's PRNG, so every test input is reproducible from its seed. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** n normal(0, scale) values in float64 (Box–Muller), rounded to f32 so the reference sees what the GPU sees. */

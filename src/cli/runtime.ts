@@ -4,7 +4,6 @@ import { describeGpu, initGpu } from "../gpu/device.ts";
 import { loadModel } from "../model/load.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
-import "../data/arith.ts";
 
 /** The model `bun run train`, `eval` and `generate` use when --model is not given. */
 export const DEFAULT_MODEL = "models/latro-tiny";

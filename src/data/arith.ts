@@ -14,12 +14,11 @@
 // distinct questions are `test`, the next 200 `val`, the next 20,000 `train`. They are disjoint by
 // construction, and changing a split's size never changes the splits drawn before it.
 //
-// Registered datasets: `arith` (ARITH_DEFAULTS) and `arith:SPEC`, SPEC the knobs that differ from the
-// defaults as `arithOptions` parses them, e.g. `arith:steps=2` or
+// Datasets (src/data/registry.ts): `arith` (ARITH_DEFAULTS) and `arith:SPEC`, SPEC the knobs that differ
+// from the defaults as `arithOptions` parses them, e.g. `arith:steps=2` or
 // `arith:steps=2-3,operand=50,factor=3,value=500,ops=+-,distractors=0`.
 import type { Dataset, LatroExample, Problem } from "./example.ts";
 import { answerResponse, gsm8kPrompt } from "./prompts.ts";
-import { registerDataset, registerDatasetFamily } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import type { Split } from "./split.ts";
 
@@ -347,13 +346,10 @@ export function arithDataset(split: Split, o: ArithOptions = ARITH_DEFAULTS, nam
   return { name, split, answerKind: "number", examples };
 }
 
-const ARITH_PREFIX = "arith:";
+export const ARITH_PREFIX = "arith:";
 
 /** The options of the dataset called `name`: the defaults for "arith", the spec's for "arith:SPEC", else undefined. */
 export function arithOptionsOf(name: string): ArithOptions | undefined {
   if (name === "arith") return ARITH_DEFAULTS;
   return name.startsWith(ARITH_PREFIX) ? arithOptions(name.slice(ARITH_PREFIX.length)) : undefined;
 }
-
-registerDataset("arith", (split) => arithDataset(split));
-registerDatasetFamily(ARITH_PREFIX, (name, split) => arithDataset(split, arithOptionsOf(name)!, name));

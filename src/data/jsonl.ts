@@ -8,8 +8,8 @@
 // split ("train", "val", "test"), otherwise the one file serves whichever split is asked for.
 // Groundtruths that all read as numbers are compared numerically, others as text.
 import { readFileSync } from "node:fs";
-import { canonicalNumber } from "../eval/extract.ts";
 import type { Dataset, LatroExample } from "./example.ts";
+import { canonicalNumber } from "./number.ts";
 import { userPrompt } from "./prompts.ts";
 import type { Split } from "./split.ts";
 

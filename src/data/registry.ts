@@ -1,8 +1,8 @@
-// Datasets by name: `gsm8k`, `gsm8k_8shot`, `arc_challenge`, and whatever other modules add with
-// `registerDataset` (e.g. the synthetic task registering `arith`); plus families of datasets named by a
-// prefix and a specification: `jsonl:PATH` here, `arith:SPEC` (difficulty knobs) via
-// `registerDatasetFamily`.
+// Datasets by name: `gsm8k`, `gsm8k_8shot`, `arc_challenge`, `arith`, and whatever else is added with
+// `registerDataset`; plus families of datasets named by a prefix and a specification: `jsonl:PATH` and
+// `arith:SPEC` (difficulty knobs), and whatever else `registerDatasetFamily` adds.
 import { arcDataset } from "./arc.ts";
+import { ARITH_PREFIX, arithDataset, arithOptionsOf } from "./arith.ts";
 import type { Dataset } from "./example.ts";
 import { gsm8kDataset } from "./gsm8k.ts";
 import { JSONL_PREFIX, loadJsonlDataset } from "./jsonl.ts";
@@ -17,8 +17,12 @@ const loaders = new Map<string, DatasetLoader>([
   ["gsm8k", (split) => gsm8kDataset(split, false)],
   ["gsm8k_8shot", (split) => gsm8kDataset(split, true)],
   ["arc_challenge", arcDataset],
+  ["arith", (split) => arithDataset(split)],
 ]);
-const families = new Map<string, DatasetFamilyLoader>([[JSONL_PREFIX, loadJsonlDataset]]);
+const families = new Map<string, DatasetFamilyLoader>([
+  [JSONL_PREFIX, loadJsonlDataset],
+  [ARITH_PREFIX, (name, split) => arithDataset(split, arithOptionsOf(name)!, name)],
+]);
 
 const familyOf = (name: string) => [...families.keys()].find((prefix) => name.startsWith(prefix));
 

@@ -1,6 +1,10 @@
 // Seeded pseudo-random numbers: xoshiro128** (Blackman & Vigna), its 128-bit state filled from the
 // seed by splitmix32. Everything that must be reproducible from a seed (data order, held-out splits,
-// sampling) draws from an `Rng`, never from Math.random.
+// sampling, initialisation, test inputs) draws from an `Rng`, never from Math.random.
+//
+// Streams derived from one seed are keyed, not computed: `Rng.stream(seed, "rollout", step)` hashes
+// (seed, purpose, index) with splitmix64, so two purposes or two indices never share a stream, as
+// arithmetic on the seed (seed·K + step) can.
 
 /** A deterministic stream of pseudo-random numbers; the same seed always gives the same stream. */
 export class Rng {
@@ -19,6 +23,22 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
       this.s[i] = z ^ (z >>> 15);
     }
+  }
+
+  /** The stream named `purpose` (and `index`, e.g. an update or an epoch) of run seed `seed`. */
+  static stream(seed: number, purpose: string, index = 0): Rng {
+    if (!Number.isSafeInteger(index) || index < 0) throw new Error(`Rng.stream: index must be a non-negative integer, got ${index}`);
+    const rng = new Rng(seed); // validates the seed; its state is replaced below
+    let h = splitmix64(BigInt.asUintN(64, BigInt(seed)));
+    h = splitmix64(h ^ fnv1a64(purpose));
+    h = splitmix64(h ^ BigInt(index));
+    for (let i = 0; i < 4; i += 2) {
+      h = splitmix64(h);
+      rng.s[i] = Number(h & 0xffffffffn);
+      rng.s[i + 1] = Number(h >> 32n);
+    }
+    if (rng.s.every((w) => w === 0)) rng.s[0] = 1; // xoshiro's one forbidden state
+    return rng;
   }
 
   /** A uniform 32-bit unsigned integer. */
@@ -54,13 +74,35 @@ export class Rng {
 
 const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
 
-/** A copy of `items` in a seeded uniform random order (Fisher–Yates); `items` is left untouched. */
-export function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const rng = new Rng(seed);
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
+const MASK64 = (1n << 64n) - 1n;
+
+function splitmix64(x: bigint): bigint {
+  let z = (x + 0x9e3779b97f4a7c15n) & MASK64;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+  return z ^ (z >> 31n);
+}
+
+function fnv1a64(text: string): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) h = ((h ^ BigInt(byte)) * 0x100000001b3n) & MASK64;
+  return h;
+}
+
+/**
+ * Fisher–Yates from the front, in place: after it the first `count` entries are a uniform random
+ * sample of `items` in random order (all of it, a uniform permutation, when `count` is the length).
+ */
+export function shuffleInPlace<T>(items: T[], rng: Rng, count = items.length): T[] {
+  const n = items.length;
+  for (let i = 0; i < Math.min(count, n - 1); i++) {
+    const j = i + rng.int(n - i);
+    [items[i], items[j]] = [items[j], items[i]];
   }
-  return out;
+  return items;
+}
+
+/** A copy of `items` in a seeded uniform random order; `items` is left untouched. */
+export function shuffled<T>(items: readonly T[], seed: number | Rng): T[] {
+  return shuffleInPlace(items.slice(), typeof seed === "number" ? new Rng(seed) : seed);
 }

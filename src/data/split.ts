@@ -1,7 +1,7 @@
 // Dataset splits. `train` is optimized on, `val` chooses checkpoints and hyperparameters, `test` is
 // only reported. Where a corpus ships no validation file, `val` is held out of its training file by a
 // fixed seed (`holdOut`), so every run and every training seed sees the same validation problems.
-import { Rng } from "./rng.ts";
+import { Rng, shuffleInPlace } from "./rng.ts";
 
 export const SPLITS = ["train", "val", "test"] as const;
 export type Split = (typeof SPLITS)[number];
@@ -22,13 +22,7 @@ export function holdOut<T>(items: readonly T[], count: number, seed: number): { 
   if (!Number.isInteger(count) || count < 0 || count > items.length) {
     throw new Error(`holdOut: count must be an integer in [0, ${items.length}], got ${count}`);
   }
-  // Partial Fisher–Yates over indices: the first `count` positions end up a uniform sample.
-  const rng = new Rng(seed);
-  const order = Array.from(items, (_, i) => i);
-  for (let i = 0; i < count; i++) {
-    const j = i + rng.int(order.length - i);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = shuffleInPlace(Array.from(items, (_, i) => i), new Rng(seed), count);
   const isHeld = new Uint8Array(items.length);
   for (let i = 0; i < count; i++) isHeld[order[i]] = 1;
   return {

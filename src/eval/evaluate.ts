@@ -5,6 +5,7 @@
 import type { Dataset } from "../data/example.ts";
 import { Rng } from "../data/rng.ts";
 import { generate } from "../generate/generate.ts";
+import { repeatedPrompts } from "../generate/repeated-prompts.ts";
 import { encodeQuery, leftPad } from "../latro/prompts.ts";
 import type { Transformer } from "../model/transformer.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
@@ -34,7 +35,9 @@ export async function evaluateModel(model: Transformer, tokenizer: Tokenizer, da
     for (let r0 = 0; r0 < rows.length; r0 += o.batchSize) {
       const chunk = rows.slice(r0, r0 + o.batchSize);
       const { ids, len } = leftPad(chunk, tokenizer.pad.id);
-      const gen = await generate(model, ids, chunk.length, len, {
+      const { prompts, P, K } = repeatedPrompts(ids, chunk.length, len); // maj@k: one prefill per question
+      const gen = await generate(model, prompts, P, len, {
+        samplesPerPrompt: K,
         maxNewTokens: o.maxNewTokens,
         temperature,
         rng,

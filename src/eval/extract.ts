@@ -15,22 +15,11 @@
 //   "C) ...", "C. ..."), else as the only option whose text it contains. No span, no answer.
 // - `text`: the span itself, lower-cased with whitespace collapsed and final periods dropped.
 import type { AnswerKind, Choice } from "../data/example.ts";
+import { canonicalNumber, NUMBER, valueString } from "../data/number.ts";
 
 export const ANSWER_MARKER = "The answer is";
 
-// An optional sign (not after a digit, letter or point), then 1,234-style or plain digits, then decimals.
-const NUMBER = /(?:(?<![\w.])-)?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?/g;
 const MARKER = new RegExp(ANSWER_MARKER, "gi");
-
-/** The value of a number as written ("1,234", "-5", "$3.50", "18.") as a canonical string ("3.5"), or null if `s` is not one number. */
-export function canonicalNumber(s: string): string | null {
-  const body = s.trim().replace(/^\$/, "").replace(/\.$/, "");
-  const m = body.match(NUMBER);
-  return m && m.length === 1 && m[0] === body ? valueString(body) : null;
-}
-
-/** A NUMBER match as the shortest string of its value: "1,080" -> "1080", "3.50" -> "3.5". */
-const valueString = (number: string) => String(Number(number.replaceAll(",", "")));
 
 /** The answer spans of a completion: the rest of the line after each answer marker, in order. */
 export function answerSpans(completion: string): string[] {

@@ -10,7 +10,10 @@
 // sequence that fixes where truncation will cut it, stopping.ts) and at the end. Uniforms for
 // sampling come from the caller's seeded Rng (B per step, B · maxNewTokens in all, however early
 // generation ends), so a seed fixes the output. Temperature 0 is greedy.
-// After a row's first stop token the rest of the row is pad (log-prob 0).
+// After a row's first stop token the rest of the row is pad (log-prob 0). RoPE: prefill and every
+// decode step use the tables for the longest sequence the call can produce (longest prompt +
+// maxNewTokens, the KV cache's ropeLength), so LongRoPE's factor set is fixed for the whole
+// generation (README, "Phi-3.5 and LongRoPE").
 import { scopeAsync } from "../autograd/scope.ts";
 import { Tensor } from "../autograd/tensor.ts";
 import type { Rng } from "../data/rng.ts";

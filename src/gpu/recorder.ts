@@ -208,18 +208,21 @@ export function copy(src: Binding, srcOffset: number, dst: Binding, dstOffset: n
 }
 
 /**
- * Writes `data` into `dst` at `offsetBytes`, ordered after the work recorded so far: with nothing
- * pending it is a plain queue write; otherwise a staging buffer is copied inside the batch.
+ * Writes the bytes `data` views (from its byteOffset, byteLength of them) into `dst` at
+ * `offsetBytes`, ordered after the work recorded so far: with nothing pending it is a plain queue
+ * write; otherwise a staging buffer is copied inside the batch.
+ * dawn.node's `writeBuffer(buffer, offset, view)` ignores the view's byteOffset (it writes from the
+ * start of the view's ArrayBuffer), so the queue write passes the ArrayBuffer with a byte range.
  */
 export function upload(dst: Buf | GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
   const { device } = gpu();
   const target = dst instanceof GPUBuffer ? dst : dst.buffer;
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (bytes.byteLength % 4 !== 0) throw new Error(`upload: ${bytes.byteLength} bytes is not a multiple of 4`);
+  if (data.byteLength % 4 !== 0) throw new Error(`upload: ${data.byteLength} bytes is not a multiple of 4`);
   if (!batch) {
-    device.queue.writeBuffer(target, offsetBytes, bytes as Uint8Array<ArrayBuffer>);
+    device.queue.writeBuffer(target, offsetBytes, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     return;
   }
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const staging = device.createBuffer({ size: bytes.byteLength, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
   new Uint8Array(staging.getMappedRange()).set(bytes);
   staging.unmap();

@@ -11,7 +11,13 @@ import { checkBindable, checkDims, checkDistinct, checkSize, groups, params, vie
 export interface RopeConfig {
   rope_theta: number;
   head_dim: number;
-  /** null or rope_type "default": plain RoPE; "llama3": Llama-3.1/3.2 frequency scaling. */
+  max_position_embeddings?: number;
+  /** Phi-3's top-level field: the pretraining context, where LongRoPE switches from short to long factors. */
+  original_max_position_embeddings?: number;
+  /**
+   * null or rope_type "default": plain RoPE; "llama3": Llama-3.1/3.2 frequency scaling; "longrope"
+   * (older name "su"): Phi-3's per-frequency short/long factors and attention factor.
+   */
   rope_scaling?: {
     rope_type?: string;
     type?: string;
@@ -19,24 +25,54 @@ export interface RopeConfig {
     low_freq_factor?: number;
     high_freq_factor?: number;
     original_max_position_embeddings?: number;
+    short_factor?: number[];
+    long_factor?: number[];
+    attention_factor?: number;
   } | null;
+}
+
+const ropeType = (config: RopeConfig) => {
+  const t = config.rope_scaling?.rope_type ?? config.rope_scaling?.type ?? "default";
+  return t === "su" ? "longrope" : t;
+};
+
+/** LongRoPE's boundary: sequences of more positions use the long factors. */
+function longRopeOriginalMax(config: RopeConfig): number {
+  const o = config.original_max_position_embeddings ?? config.max_position_embeddings;
+  if (!Number.isInteger(o) || !(o! > 0)) {
+    throw new Error(`ropeInvFreq: longrope needs original_max_position_embeddings (or max_position_embeddings), an integer > 0; got ${o}`);
+  }
+  return o!;
 }
 
 /**
  * inv_freq [head_dim / 2] as f32, replaying HF's float32 tensor arithmetic op by op
- * (`_compute_default_rope_parameters`, `_compute_llama3_parameters`; torch evaluates `s / t` for a
- * Python scalar s as t.reciprocal() · s). Matches HF on the CPU up to powf's last-bit rounding.
+ * (`_compute_default_rope_parameters`, `_compute_llama3_parameters`, `_compute_longrope_parameters`;
+ * torch evaluates `s / t` for a Python scalar s as t.reciprocal() · s). Matches HF on the CPU up to
+ * powf's last-bit rounding. `seqLen` matters for longrope only: the long factors when it exceeds
+ * `longRopeOriginalMax`, else the short ones (HF's `seq_len` argument of the rope init functions).
  */
-export function ropeInvFreq(config: RopeConfig): Float32Array {
+export function ropeInvFreq(config: RopeConfig, seqLen?: number): Float32Array {
   const f = Math.fround;
   const { rope_theta: base, head_dim: dim, rope_scaling: scaling } = config;
   if (!(base > 0)) throw new Error(`ropeInvFreq: rope_theta must be > 0, got ${base}`);
   if (!Number.isInteger(dim) || dim < 2 || dim % 2) throw new Error(`ropeInvFreq: head_dim must be an even integer ≥ 2, got ${dim}`);
+  const exponent = (k: number) => f((2 * k) / dim); // arange(0, dim, 2).float() / dim
+  const type = ropeType(config);
+  if (type === "longrope") {
+    const long = seqLen !== undefined && seqLen > longRopeOriginalMax(config);
+    const key = long ? "long_factor" : "short_factor";
+    const ext = scaling?.[key];
+    if (!Array.isArray(ext) || ext.length !== dim / 2 || !ext.every((x) => typeof x === "number" && x > 0)) {
+      throw new Error(`ropeInvFreq: longrope rope_scaling.${key} must be ${dim / 2} numbers > 0 (head_dim / 2), got ${JSON.stringify(ext)}`);
+    }
+    // inv_freq = 1.0 / (ext_factors * base ** inv_freq_shape)
+    return Float32Array.from({ length: dim / 2 }, (_, k) => f(1 / f(f(ext[k]) * f(Math.pow(f(base), exponent(k))))));
+  }
   // inv_freq = 1.0 / (base ** (arange(0, dim, 2).float() / dim))
-  const inv = Float32Array.from({ length: dim / 2 }, (_, k) => f(1 / f(Math.pow(f(base), f((2 * k) / dim)))));
-  const type = scaling?.rope_type ?? scaling?.type ?? "default";
+  const inv = Float32Array.from({ length: dim / 2 }, (_, k) => f(1 / f(Math.pow(f(base), exponent(k)))));
   if (type === "default") return inv;
-  if (type !== "llama3") throw new Error(`ropeInvFreq: rope_scaling type "${type}" is not supported (default, llama3)`);
+  if (type !== "llama3") throw new Error(`ropeInvFreq: rope_scaling type "${type}" is not supported (default, llama3, longrope)`);
   const { factor, low_freq_factor: lo, high_freq_factor: hi, original_max_position_embeddings: old } = scaling!;
   for (const [k, v] of Object.entries({ factor, low_freq_factor: lo, high_freq_factor: hi, original_max_position_embeddings: old })) {
     if (typeof v !== "number" || !(v > 0)) throw new Error(`ropeInvFreq: llama3 rope_scaling.${k} must be a number > 0, got ${v}`);
@@ -55,6 +91,27 @@ export function ropeInvFreq(config: RopeConfig): Float32Array {
   });
 }
 
+/**
+ * The factor HF multiplies cos and sin by (`attention_scaling`): 1 except for longrope, where it is
+ * rope_scaling.attention_factor when given, else sqrt(1 + ln(s) / ln(original_max_position_embeddings))
+ * with s = max_position_embeddings / original_max_position_embeddings (Phi-3's top-level field;
+ * rope_scaling.factor without it), 1 when s ≤ 1.
+ */
+export function ropeAttentionFactor(config: RopeConfig): number {
+  if (ropeType(config) !== "longrope") return 1;
+  const s = config.rope_scaling!;
+  if (s.attention_factor !== undefined) {
+    if (!(s.attention_factor > 0)) throw new Error(`ropeAttentionFactor: rope_scaling.attention_factor must be > 0, got ${s.attention_factor}`);
+    return s.attention_factor;
+  }
+  const original = longRopeOriginalMax(config);
+  const factor = config.original_max_position_embeddings !== undefined ? config.max_position_embeddings! / original : s.factor;
+  if (typeof factor !== "number" || Number.isNaN(factor)) {
+    throw new Error(`ropeAttentionFactor: longrope needs max_position_embeddings / original_max_position_embeddings or rope_scaling.factor, got ${factor}`);
+  }
+  return factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original));
+}
+
 export interface RopeShape {
   B: number;
   T: number;
@@ -64,10 +121,11 @@ export interface RopeShape {
   D: number;
 }
 
-function rope(fn: string, q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, sign: number) {
+function rope(fn: string, q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, sign: number, scale: number) {
   const { B, T, Hq, Hkv, D } = shape;
   checkDims(fn, { B, T, Hq, Hkv, D });
   if (D % 2) throw new Error(`${fn}: D must be even, got ${D}`);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`${fn}: scale must be a finite number > 0, got ${scale}`);
   const N = B * T;
   checkSize(fn, "q", q, N * Hq * D);
   checkSize(fn, "k", k, N * Hkv * D);
@@ -77,21 +135,22 @@ function rope(fn: string, q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeSha
   checkDistinct(fn, { q, k }, { q, k, pos, invFreq });
   const n = N * (D / 2);
   const bindings = [view(q, 0, N * Hq * D), view(k, 0, N * Hkv * D), view(pos, 0, N), view(invFreq, 0, D / 2)];
-  dispatch(kernel("rope", {}), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: sign }, 0, 0));
+  dispatch(kernel("rope", {}), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: sign }, { f: scale }, 0, 0));
 }
 
 /**
- * Rotates q [B, T, Hq, D] and k [B, T, Hkv, D] in place by θ = f32(pos[b·T + t]) · inv_freq[i]:
+ * Rotates q [B, T, Hq, D] and k [B, T, Hkv, D] in place by θ = f32(pos[b·T + t]) · inv_freq[i]
+ * and multiplies them by `scale` (HF scales cos and sin by it: `ropeAttentionFactor`):
  * pos i32 [B·T] (per token, so left padding and decode with T = 1 work), invFreq f32 [D/2]
  * (`ropeInvFreq`, uploaded once).
  */
-export function ropeForward(q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeShape): void {
-  rope("ropeForward", q, k, pos, invFreq, shape, 1);
+export function ropeForward(q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, scale = 1): void {
+  rope("ropeForward", q, k, pos, invFreq, shape, 1, scale);
 }
 
-/** The backward of ropeForward, in place on dq and dk: rotation by −θ. */
-export function ropeBackward(dq: Buf, dk: Buf, pos: Buf, invFreq: Buf, shape: RopeShape): void {
-  rope("ropeBackward", dq, dk, pos, invFreq, shape, -1);
+/** The backward of ropeForward, in place on dq and dk: `scale` times the rotation by −θ. */
+export function ropeBackward(dq: Buf, dk: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, scale = 1): void {
+  rope("ropeBackward", dq, dk, pos, invFreq, shape, -1, scale);
 }
 
 /** Where ropeQkvForward writes k and v: element tok·stride + offset starts token tok's Hkv·D values. */
@@ -102,10 +161,11 @@ export interface KVPlacement {
   offset: number;
 }
 
-function checkQkv(fn: string, qkv: Buf, pos: Buf, invFreq: Buf, shape: RopeShape) {
+function checkQkv(fn: string, qkv: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, scale: number) {
   const { B, T, Hq, Hkv, D } = shape;
   checkDims(fn, { B, T, Hq, Hkv, D });
   if (D % 2) throw new Error(`${fn}: D must be even, got ${D}`);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`${fn}: scale must be a finite number > 0, got ${scale}`);
   const N = B * T;
   checkSize(fn, "qkv", qkv, N * (Hq + 2 * Hkv) * D);
   checkSize(fn, "pos", pos, N);
@@ -116,6 +176,7 @@ function checkQkv(fn: string, qkv: Buf, pos: Buf, invFreq: Buf, shape: RopeShape
 /**
  * From the fused projection qkv [B·T, (Hq + 2·Hkv)·D] (rows [q | k | v]): q [B·T, Hq·D] rotated, and
  * k rotated and v copied to k, v at `kv` (default dense [B·T, Hkv·D]; a KV-cache slot in decode).
+ * q and k are multiplied by `scale` as in ropeForward.
  */
 export function ropeQkvForward(
   out: { q: Buf; k: Buf; v: Buf },
@@ -123,10 +184,11 @@ export function ropeQkvForward(
   pos: Buf,
   invFreq: Buf,
   shape: RopeShape,
+  scale = 1,
   kv?: KVPlacement,
 ): void {
   const fn = "ropeQkvForward";
-  checkQkv(fn, qkv, pos, invFreq, shape);
+  checkQkv(fn, qkv, pos, invFreq, shape, scale);
   const { B, T, Hq, Hkv, D } = shape;
   const N = B * T;
   const HD = Hkv * D;
@@ -140,13 +202,13 @@ export function ropeQkvForward(
   checkDistinct(fn, out, { qkv, pos, invFreq, ...out });
   const n = N * (D / 2);
   const bindings = [view(qkv, 0, N * (Hq + 2 * Hkv) * D), view(out.q, 0, N * Hq * D), view(out.k, 0, kvCount), view(out.v, 0, kvCount), view(pos, 0, N), view(invFreq, 0, D / 2)];
-  dispatch(kernel("rope", { entry: "qkv_forward" }), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: 1 }, stride, offset));
+  dispatch(kernel("rope", { entry: "qkv_forward" }), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: 1 }, { f: scale }, stride, offset));
 }
 
-/** The backward of ropeQkvForward (dense placement): dqkv [B·T, (Hq + 2·Hkv)·D] from dq, dk (by −θ) and dv. */
-export function ropeQkvBackward(dqkv: Buf, grads: { dq: Buf; dk: Buf; dv: Buf }, pos: Buf, invFreq: Buf, shape: RopeShape): void {
+/** The backward of ropeQkvForward (dense placement): dqkv [B·T, (Hq + 2·Hkv)·D] from dq, dk (`scale` times −θ) and dv. */
+export function ropeQkvBackward(dqkv: Buf, grads: { dq: Buf; dk: Buf; dv: Buf }, pos: Buf, invFreq: Buf, shape: RopeShape, scale = 1): void {
   const fn = "ropeQkvBackward";
-  checkQkv(fn, dqkv, pos, invFreq, shape);
+  checkQkv(fn, dqkv, pos, invFreq, shape, scale);
   const { B, T, Hq, Hkv, D } = shape;
   const N = B * T;
   checkSize(fn, "dq", grads.dq, N * Hq * D);
@@ -155,5 +217,5 @@ export function ropeQkvBackward(dqkv: Buf, grads: { dq: Buf; dk: Buf; dv: Buf },
   checkDistinct(fn, { dqkv }, { ...grads, pos, invFreq });
   const n = N * (D / 2);
   const bindings = [view(dqkv, 0, N * (Hq + 2 * Hkv) * D), view(grads.dq, 0, N * Hq * D), view(grads.dk, 0, N * Hkv * D), view(grads.dv, 0, N * Hkv * D), view(pos, 0, N), view(invFreq, 0, D / 2)];
-  dispatch(kernel("rope", { entry: "qkv_backward" }), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: -1 }, Hkv * D, 0));
+  dispatch(kernel("rope", { entry: "qkv_backward" }), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: -1 }, { f: scale }, Hkv * D, 0));
 }

@@ -1,19 +1,37 @@
 // Token ids of LaTRO's prompts x and answers y. The query goes through the model's chat template
 // with a generation prompt when the tokenizer has one (as the original stores templated queries),
 // else the plain prompt with the tokenizer's bos; y = "The answer is {answer}." + the end token
-// (the original's `get_end_token`: the eos token).
+// (the original's `get_end_token`): y completes the assistant's turn, so with a chat template it ends
+// with the end-of-turn token the template closes turns with (<|end|> for Phi-3/3.5, whose eos is
+// <|endoftext|>; <|eot_id|> for Llama 3; <|im_end|> for Qwen), else with the eos token.
 import type { LatroExample } from "../data/example.ts";
 import { encodeChat } from "../tokenizer/chat.ts";
-import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+import { END_OF_TURN_TOKENS, type Tokenizer } from "../tokenizer/tokenizer.ts";
 
 export function encodeQuery(tokenizer: Tokenizer, example: LatroExample): number[] {
   if (tokenizer.chatTemplate) return encodeChat(tokenizer, example.query.messages, { addGenerationPrompt: true });
   return tokenizer.encode(example.query.plainPrompt);
 }
 
+/**
+ * The id y ends with: the first end-of-turn special token that the chat template writes, when the
+ * tokenizer has a template; else eos (null without one).
+ */
+export function answerEndId(tokenizer: Tokenizer): number | null {
+  const template = tokenizer.chatTemplate;
+  if (template !== null) {
+    for (const token of END_OF_TURN_TOKENS) {
+      const id = tokenizer.tokenToId(token);
+      if (id !== undefined && template.includes(token)) return id;
+    }
+  }
+  return tokenizer.eos?.id ?? null;
+}
+
 export function encodeAnswer(tokenizer: Tokenizer, example: LatroExample): Int32Array {
   const ids = tokenizer.encode(example.response, { addSpecialTokens: false });
-  if (tokenizer.eos) ids.push(tokenizer.eos.id);
+  const end = answerEndId(tokenizer);
+  if (end !== null) ids.push(end);
   return Int32Array.from(ids);
 }
 

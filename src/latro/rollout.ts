@@ -3,6 +3,7 @@
 import { noGrad } from "../autograd/tape.ts";
 import { scopeAsync } from "../autograd/scope.ts";
 import { generate } from "../generate/generate.ts";
+import { repeatedPrompts } from "../generate/repeated-prompts.ts";
 import { truncateResponses } from "../glue/tokens.ts";
 import type { Rng } from "../data/rng.ts";
 import type { Transformer } from "../model/transformer.ts";
@@ -50,11 +51,9 @@ export async function rolloutBatch(
   for (let r0 = 0; r0 < rows; r0 += o.rolloutBatchSize) {
     const n = Math.min(o.rolloutBatchSize, rows - r0);
     // Each prompt is prefilled once for its consecutive repeats (the same result as one row each).
-    const chunk = queries.subarray(r0 * qLen, (r0 + n) * qLen);
-    const k = repeatedRows(chunk, n, qLen);
-    const prompts = Int32Array.from({ length: (n / k) * qLen }, (_, i) => chunk[Math.floor(i / qLen) * k * qLen + (i % qLen)]);
-    const gen = await generate(policy, prompts, n / k, qLen, {
-      samplesPerPrompt: k,
+    const { prompts, P, K } = repeatedPrompts(queries.subarray(r0 * qLen, (r0 + n) * qLen), n, qLen);
+    const gen = await generate(policy, prompts, P, qLen, {
+      samplesPerPrompt: K,
       maxNewTokens: L,
       temperature: o.temperature,
       rng,
@@ -77,19 +76,6 @@ export async function rolloutBatch(
     refLogpRationale: refScores.rationale,
     logpAnswer: policyScores.answer,
   };
-}
-
-/** K when rows [n, len] come in runs of K identical rows (rows g·K … g·K + K − 1 equal), else 1. */
-export function repeatedRows(rows: Int32Array, n: number, len: number): number {
-  const same = (a: number, b: number) => {
-    for (let t = 0; t < len; t++) if (rows[a * len + t] !== rows[b * len + t]) return false;
-    return true;
-  };
-  let k = 1;
-  while (k < n && same(0, k)) k++;
-  if (n % k !== 0) return 1;
-  for (let r = 0; r < n; r++) if (!same(r - (r % k), r)) return 1;
-  return k;
 }
 
 /** Per-row sums of log π over the rationale and answer ranges, by no-grad forward passes. */

@@ -19,6 +19,12 @@ export interface TokenBatch {
   validStartHost: Int32Array;
   /** [B·T] i32: the token at t + 1, or −1 where there is none (last position, pad targets). */
   targets: Tensor;
+  /**
+   * Positions the rows span, max position + 1 (the longest row's real tokens): what LongRoPE picks
+   * its factor set by, as transformers' max(position_ids) + 1. Generation sets the length its rows
+   * will reach instead (README, "Phi-3.5 and LongRoPE").
+   */
+  ropeLength: number;
 }
 
 /** tokens: [B, T] left-padded ids. */
@@ -43,5 +49,6 @@ export function tokenBatch(tokens: Int32Array, B: number, T: number, pad: number
     validStart: Tensor.fromArray(validStart, [B], "i32"),
     validStartHost: validStart,
     targets: Tensor.fromArray(targets, [B * T], "i32"),
+    ropeLength: T - Math.min(...validStart),
   };
 }

@@ -9,13 +9,16 @@
 //     Phi-3 `sliding_window`). We implement full causal attention, which equals sliding-window
 //     attention while a sequence is no longer than the window; `checkSequenceLength` enforces that.
 //     Qwen2 with `use_sliding_window: true` (per-layer windows) is refused.
-// RoPE scaling: none, or Llama-3's "llama3" frequency scaling. Everything else (linear, dynamic, yarn,
-// Phi-3's longrope/su) is refused with an error naming the model and the value.
+// RoPE scaling: none, Llama-3's "llama3" frequency scaling, or Phi-3's "longrope" (older name "su":
+// per-frequency short/long factors chosen by sequence length, and an attention factor; it needs the
+// top-level original_max_position_embeddings, as Phi-3/3.5 configs have). Everything else (linear,
+// dynamic, yarn) is refused with an error naming the model and the value.
 // Defaults follow the transformers config classes, except num_key_value_heads, which defaults to
 // num_attention_heads for every architecture (real configs always set it). The structural sizes
 // (vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads) are required.
 // The parsed JSON is kept in `hf` so that `toHfConfig` writes back every field it did not model.
 import * as v from "valibot";
+import type { RopeConfig } from "../kernels/rope.ts";
 
 export const ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Phi3ForCausalLM"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -31,6 +34,23 @@ export interface Llama3RopeScaling {
   originalMaxPositionEmbeddings: number;
 }
 
+/**
+ * Phi-3 LongRoPE: inverse frequencies divided by `shortFactor` while a sequence has at most
+ * `originalMaxPositionEmbeddings` positions, by `longFactor` when longer (for the whole sequence);
+ * cos and sin multiplied by the attention factor (kernels/rope.ts `ropeAttentionFactor`).
+ */
+export interface LongRopeScaling {
+  type: "longrope";
+  /** The type name config.json used ("su" is LongRoPE's older name), written back unchanged. */
+  name: "longrope" | "su";
+  shortFactor: number[];
+  longFactor: number[];
+  /** config.json's top-level original_max_position_embeddings. */
+  originalMaxPositionEmbeddings: number;
+  /** rope_scaling.attention_factor when given; null: derived from the context lengths. */
+  attentionFactor: number | null;
+}
+
 export interface ModelConfig {
   architecture: Architecture;
   modelType: "llama" | "mistral" | "qwen2" | "phi3";
@@ -43,7 +63,7 @@ export interface ModelConfig {
   headDim: number;
   rmsNormEps: number;
   ropeTheta: number;
-  ropeScaling: Llama3RopeScaling | null;
+  ropeScaling: Llama3RopeScaling | LongRopeScaling | null;
   maxPositionEmbeddings: number;
   /** Sliding attention window in positions; null = full causal attention. */
   slidingWindow: number | null;
@@ -84,6 +104,13 @@ const Llama3Rope = v.object({
   original_max_position_embeddings: PositiveInt,
 });
 
+const Factors = v.pipe(v.array(PositiveNumber), v.minLength(1));
+const LongRope = v.object({
+  short_factor: Factors,
+  long_factor: Factors,
+  attention_factor: v.optional(PositiveNumber),
+});
+
 const HfConfig = v.looseObject({
   architectures: v.pipe(v.array(v.string()), v.length(1, "expected exactly one architecture")),
   model_type: v.optional(v.string()),
@@ -101,6 +128,7 @@ const HfConfig = v.looseObject({
   // transformers ≥ 5 writes rope_theta and the scaling into one `rope_parameters` object.
   rope_parameters: v.nullish(v.looseObject({ rope_theta: v.optional(PositiveNumber), rope_type: v.optional(v.string()) })),
   max_position_embeddings: v.optional(PositiveInt),
+  original_max_position_embeddings: v.optional(PositiveInt),
   tie_word_embeddings: v.optional(v.boolean()),
   attention_bias: v.optional(v.boolean()),
   mlp_bias: v.optional(v.boolean()),
@@ -119,7 +147,12 @@ function formatIssues(source: string, issues: v.BaseIssue<unknown>[]): string {
   return issues.map((i) => `${source}: field ${v.getDotPath(i) ?? "(root)"}: ${what(i)}`).join("\n");
 }
 
-function parseRopeScaling(raw: Record<string, unknown> | null, arch: Architecture, source: string): Llama3RopeScaling | null {
+function parseRopeScaling(
+  raw: Record<string, unknown> | null,
+  arch: Architecture,
+  source: string,
+  originalMax: number | undefined,
+): ModelConfig["ropeScaling"] {
   if (!raw) return null;
   const kind = raw.rope_type ?? raw.type;
   if (kind === undefined || kind === "default") return null;
@@ -134,11 +167,22 @@ function parseRopeScaling(raw: Record<string, unknown> | null, arch: Architectur
       originalMaxPositionEmbeddings: r.output.original_max_position_embeddings,
     };
   }
-  const why =
-    kind === "longrope" || kind === "su"
-      ? " (Phi-3 LongRoPE, used by the 128k-context Phi-3/3.5 models; use a variant whose rope_scaling is null)"
-      : "";
-  throw new Error(`${source}: ${arch} rope_scaling type ${JSON.stringify(kind)} is not supported${why}; supported: null or "llama3"`);
+  if (kind === "longrope" || kind === "su") {
+    const r = v.safeParse(LongRope, raw);
+    if (!r.success) throw new Error(formatIssues(`${source} rope_scaling`, r.issues));
+    if (originalMax === undefined) {
+      throw new Error(`${source}: ${arch} rope_scaling type ${JSON.stringify(kind)} needs the top-level field original_max_position_embeddings (the pretraining context, e.g. 4096 for Phi-3.5-mini)`);
+    }
+    return {
+      type: "longrope",
+      name: kind,
+      shortFactor: r.output.short_factor,
+      longFactor: r.output.long_factor,
+      originalMaxPositionEmbeddings: originalMax,
+      attentionFactor: r.output.attention_factor ?? null,
+    };
+  }
+  throw new Error(`${source}: ${arch} rope_scaling type ${JSON.stringify(kind)} is not supported; supported: null, "llama3", "longrope" (or "su")`);
 }
 
 /** Validate an HF config.json object; `source` (usually the file path) prefixes every error. */
@@ -173,7 +217,12 @@ export function parseConfig(json: unknown, source: string): ModelConfig {
 
   const ropeParams = c.rope_parameters ?? null;
   const ropeTheta = c.rope_theta ?? ropeParams?.rope_theta ?? 10000;
-  const ropeScaling = parseRopeScaling(c.rope_scaling ?? ropeParams, architecture, source);
+  const ropeScaling = parseRopeScaling(c.rope_scaling ?? ropeParams, architecture, source, c.original_max_position_embeddings);
+  if (ropeScaling?.type === "longrope") {
+    for (const [field, factors] of [["short_factor", ropeScaling.shortFactor], ["long_factor", ropeScaling.longFactor]] as const) {
+      if (factors.length !== headDim / 2) fail(`rope_scaling.${field} has ${factors.length} values, expected head_dim / 2 = ${headDim / 2}`);
+    }
+  }
 
   const slidingWindow =
     architecture === "MistralForCausalLM"
@@ -238,13 +287,7 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     hidden_act: "silu",
     rms_norm_eps: config.rmsNormEps,
     rope_theta: config.ropeTheta,
-    rope_scaling: s && {
-      rope_type: "llama3",
-      factor: s.factor,
-      low_freq_factor: s.lowFreqFactor,
-      high_freq_factor: s.highFreqFactor,
-      original_max_position_embeddings: s.originalMaxPositionEmbeddings,
-    },
+    rope_scaling: hfRopeScaling(s),
     max_position_embeddings: config.maxPositionEmbeddings,
     tie_word_embeddings: config.tieWordEmbeddings,
     bos_token_id: config.bosTokenId,
@@ -253,9 +296,42 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     torch_dtype: config.torchDtype,
   });
   if ("dtype" in out) out.dtype = config.torchDtype;
+  if (s?.type === "longrope") out.original_max_position_embeddings = s.originalMaxPositionEmbeddings;
   if (config.modelType === "llama") out.attention_bias = config.oBias;
   if (config.modelType === "mistral" || config.modelType === "phi3") out.sliding_window = config.slidingWindow;
   return out;
+}
+
+/** The RoPE fields of `config` as HF's config.json spells them (what kernels/rope.ts computes from). */
+export function ropeConfig(config: ModelConfig): RopeConfig {
+  const s = config.ropeScaling;
+  return {
+    rope_theta: config.ropeTheta,
+    head_dim: config.headDim,
+    max_position_embeddings: config.maxPositionEmbeddings,
+    original_max_position_embeddings: s?.type === "longrope" ? s.originalMaxPositionEmbeddings : undefined,
+    rope_scaling: hfRopeScaling(s),
+  };
+}
+
+function hfRopeScaling(s: ModelConfig["ropeScaling"]): Record<string, unknown> | null {
+  if (!s) return null;
+  if (s.type === "llama3") {
+    return {
+      rope_type: "llama3",
+      factor: s.factor,
+      low_freq_factor: s.lowFreqFactor,
+      high_freq_factor: s.highFreqFactor,
+      original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+    };
+  }
+  // Exactly these keys: transformers 4.4x's Phi3Config refuses a rope_scaling with other fields.
+  return {
+    type: s.name,
+    short_factor: s.shortFactor,
+    long_factor: s.longFactor,
+    ...(s.attentionFactor !== null && { attention_factor: s.attentionFactor }),
+  };
 }
 
 /** Throw unless sequences of `length` positions are within what this model (and our full attention) supports. */

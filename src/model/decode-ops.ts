@@ -10,13 +10,13 @@ import { matmul } from "../kernels/matmul.ts";
 import { ropeQkvForward } from "../kernels/rope.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
-import type { LayerOps, LayerWeights } from "./layer.ts";
+import type { LayerOps, LayerWeights, Rope } from "./layer.ts";
 
 export class DecodeOps implements LayerOps {
   constructor(
     private readonly config: ModelConfig,
     private readonly cache: KVCache,
-    private readonly invFreq: Tensor,
+    private readonly rope: Rope,
   ) {}
 
   qkv(x: Tensor, w: LayerWeights): Tensor {
@@ -32,7 +32,8 @@ export class DecodeOps implements LayerOps {
     const { q, a } = cache.scratch;
     const HD = c.numKvHeads * c.headDim;
     const slot = { stride: Tmax * HD, offset: length * HD };
-    ropeQkvForward({ q: q.buf, k: cache.keys[layer].buf, v: cache.values[layer].buf }, qkv.buf, cache.positions.buf, this.invFreq.buf, { B, T: 1, ...heads }, slot);
+    const kv = { q: q.buf, k: cache.keys[layer].buf, v: cache.values[layer].buf };
+    ropeQkvForward(kv, qkv.buf, cache.positions.buf, this.rope.invFreq.buf, { B, T: 1, ...heads }, this.rope.scale, slot);
     attentionDecode(
       { q: q.buf, kCache: cache.keys[layer].buf, vCache: cache.values[layer].buf, o: a.buf, validStart: cache.validStart.buf },
       { B, Tmax, length: length + 1, ...heads },

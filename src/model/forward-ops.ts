@@ -9,13 +9,13 @@ import type { Tensor } from "../autograd/tensor.ts";
 import type { TokenBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
-import type { LayerOps, LayerWeights } from "./layer.ts";
+import type { LayerOps, LayerWeights, Rope } from "./layer.ts";
 
 export class ForwardOps implements LayerOps {
   constructor(
     private readonly config: ModelConfig,
     private readonly batch: TokenBatch,
-    private readonly invFreq: Tensor,
+    private readonly rope: Rope,
     private readonly cache?: KVCache,
   ) {}
 
@@ -26,7 +26,7 @@ export class ForwardOps implements LayerOps {
   attention(layer: number, qkv: Tensor): Tensor {
     const { config: c, batch } = this;
     const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    const { out, k, v } = ropeAttention(qkv, batch.positions, this.invFreq, batch.validStart, dims);
+    const { out, k, v } = ropeAttention(qkv, batch.positions, this.rope.invFreq, batch.validStart, dims, this.rope.scale);
     this.cache?.store(layer, k, v);
     return out;
   }

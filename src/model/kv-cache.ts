@@ -38,6 +38,11 @@ export class KVCache {
   readonly scratch: DecodeScratch;
   /** Filled slots (the same for every row). */
   length = 0;
+  /**
+   * Positions the longest row spans when every slot is filled (Tmax − min validStart): what LongRoPE
+   * picks its factor set by, for the prefill and every decode step (README, "Phi-3.5 and LongRoPE").
+   */
+  ropeLength = 0;
   private readonly validStartHost: Int32Array;
   private readonly positionsHost: Int32Array;
   private readonly rowDim: number;
@@ -86,6 +91,7 @@ export class KVCache {
     for (let r = 0; r < this.B; r++) this.validStartHost[r] = validStart[Math.floor(r / repeats)];
     upload(this.validStart.buf, this.validStartHost);
     this.length = T;
+    this.ropeLength = this.Tmax - Math.min(...validStart);
     this.repeats = repeats;
   }
 

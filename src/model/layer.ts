@@ -20,6 +20,12 @@ export interface LayerWeights {
   down: Tensor;
 }
 
+/** RoPE's tables for a pass: inverse frequencies [D/2] and the factor cos and sin are scaled by. */
+export interface Rope {
+  invFreq: Tensor;
+  scale: number;
+}
+
 /** The steps of a layer, over activations [N, ·] (N = B·T rows, or B rows when decoding). */
 export interface LayerOps {
   /** [q | k | v] = RMSNorm(x; inputNorm)·Wqkvᵀ + bqkv [N, (Hq + 2·Hkv)·D]. */

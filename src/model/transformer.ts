@@ -5,7 +5,7 @@
 //   per layer: x = decoderLayer(x)                      (layer.ts, the one definition of a layer)
 //   h = rmsnorm(x); logprob[t] = log softmax(h[t]·Wᵀ)[target[t]]   (W = lm_head or tied embedding)
 //
-// Three ways to run it: `logprobs` over a token batch with the autograd ops (training and scoring,
+// Three ways to run it: `logprobs` (and `hidden`) over a token batch with the autograd ops (training and scoring,
 // forward-ops.ts); `prefill`, the same under noGrad that also fills a KV cache; `decodeStep`, one
 // token per row against the cache, into its preallocated buffers (decode-ops.ts). Prefill and decode
 // step return next-token logits [B, V].
@@ -17,18 +17,22 @@ import { isGradEnabled, noGrad } from "../autograd/tape.ts";
 import { Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { embeddingForward } from "../kernels/embedding.ts";
-import { ropeInvFreq } from "../kernels/rope.ts";
+import { ropeAttentionFactor, ropeInvFreq } from "../kernels/rope.ts";
 import type { TokenBatch } from "./batch.ts";
-import { checkSequenceLength, type ModelConfig } from "./config.ts";
+import { checkSequenceLength, type ModelConfig, ropeConfig } from "./config.ts";
 import { DecodeOps, linearInto, normLinearInto } from "./decode-ops.ts";
 import { ForwardOps } from "./forward-ops.ts";
 import type { KVCache } from "./kv-cache.ts";
-import { decoderLayer, type LayerWeights, layerWeights } from "./layer.ts";
+import { decoderLayer, type LayerWeights, layerWeights, type Rope } from "./layer.ts";
 import { parameterSpecs } from "./weights.ts";
 
 export class Transformer {
-  /** [D/2] inverse RoPE frequencies (Llama-3 scaling applied), uploaded once. */
+  /** [D/2] inverse RoPE frequencies (scaling applied; LongRoPE's short factors), uploaded once. */
   readonly invFreq: Tensor;
+  /** LongRoPE only: [D/2] inverse frequencies with the long factors. */
+  readonly longInvFreq: Tensor | undefined;
+  /** What RoPE multiplies cos and sin by: LongRoPE's attention factor, else 1. */
+  readonly ropeScale: number;
   /** Each layer's parameters, resolved once. */
   private readonly layers: LayerWeights[];
   private disposed = false;
@@ -42,23 +46,26 @@ export class Transformer {
       if (!p) throw new Error(`Transformer: missing parameter ${spec.name}`);
       if (p.shape.join() !== spec.shape.join()) throw new Error(`Transformer: ${spec.name} is [${p.shape}], expected [${spec.shape}]`);
     }
-    this.invFreq = Tensor.fromArray(
-      ropeInvFreq({
-        rope_theta: config.ropeTheta,
-        head_dim: config.headDim,
-        rope_scaling: config.ropeScaling && {
-          rope_type: "llama3",
-          factor: config.ropeScaling.factor,
-          low_freq_factor: config.ropeScaling.lowFreqFactor,
-          high_freq_factor: config.ropeScaling.highFreqFactor,
-          original_max_position_embeddings: config.ropeScaling.originalMaxPositionEmbeddings,
-        },
-      }),
-      [config.headDim / 2],
-    ).keep();
+    const rope = ropeConfig(config);
+    const table = (seqLen?: number) => Tensor.fromArray(ropeInvFreq(rope, seqLen), [config.headDim / 2]).keep();
+    this.invFreq = table();
+    const s = config.ropeScaling;
+    this.longInvFreq = s?.type === "longrope" ? table(s.originalMaxPositionEmbeddings + 1) : undefined;
+    this.ropeScale = ropeAttentionFactor(rope);
     this.layers = Array.from({ length: config.numLayers }, (_, i) =>
       layerWeights(i, (n) => this.p(n), (n) => this.optional(n)),
     );
+  }
+
+  /**
+   * RoPE's inverse frequencies and cos/sin scale for a pass whose rows span `length` positions
+   * (max position + 1): LongRoPE uses the long factors for the whole pass when `length` exceeds
+   * original_max_position_embeddings, as transformers does.
+   */
+  rope(length: number): Rope {
+    const s = this.config.ropeScaling;
+    const long = s?.type === "longrope" && length > s.originalMaxPositionEmbeddings;
+    return { invFreq: long ? this.longInvFreq! : this.invFreq, scale: this.ropeScale };
   }
 
   /** Parameters in `parameterSpecs` order (the optimizer's and the checkpoint's order). */
@@ -81,6 +88,11 @@ export class Transformer {
     return this.config.tieWordEmbeddings ? this.p("model.embed_tokens.weight") : this.p("lm_head.weight");
   }
 
+  /** Final hidden states [B·T, C] (after the last RMSNorm). */
+  hidden(batch: TokenBatch): Tensor {
+    return this.forward(batch);
+  }
+
   /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
   logprobs(batch: TokenBatch): Tensor {
     return tokenLogprobs(this.forward(batch), this.unembedding, batch.targets);
@@ -98,7 +110,8 @@ export class Transformer {
     const C = this.config.hiddenSize;
     const { x, logits } = cache.scratch;
     scope(() => {
-      const h = noGrad(() => this.forward(batch, cache));
+      // RoPE's tables are those of the longest row the cache can hold, for prefill and every step.
+      const h = noGrad(() => this.forward({ ...batch, ropeLength: cache.ropeLength }, cache));
       // Each prompt's last hidden state goes to every row it fills.
       for (let j = 0; j < repeats; j++) {
         stridedCopy(h.buf, x.buf, { rows: P, cols: C, srcOffset: (T - 1) * C, srcStride: T * C, dstOffset: j * C, dstStride: repeats * C });
@@ -121,7 +134,7 @@ export class Transformer {
     const { x, logits } = cache.scratch;
     cache.beginStep();
     embeddingForward(x.buf, tokens.buf, this.p("model.embed_tokens.weight").buf, { N: B, V, C });
-    const ops = new DecodeOps(this.config, cache, this.invFreq);
+    const ops = new DecodeOps(this.config, cache, this.rope(cache.ropeLength));
     for (let i = 0; i < this.config.numLayers; i++) decoderLayer(ops, i, this.layers[i], x);
     normLinearInto(logits, x, this.p("model.norm.weight"), this.unembedding, this.config.rmsNormEps);
     cache.endStep();
@@ -138,14 +151,15 @@ export class Transformer {
       p.release();
     }
     this.invFreq.release();
+    this.longInvFreq?.release();
   }
 
-  /** Final hidden states [B·T, C] (after the last RMSNorm); with a cache, prefill fills it. */
+  /** `hidden`; with a cache, also fills it (prefill). */
   private forward(batch: TokenBatch, cache?: KVCache): Tensor {
     this.checkLive("forward");
     const c = this.config;
     checkSequenceLength(c, batch.T);
-    const ops = new ForwardOps(c, batch, this.invFreq, cache);
+    const ops = new ForwardOps(c, batch, this.rope(batch.ropeLength), cache);
     let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
     for (let i = 0; i < c.numLayers; i++) {
       const layer = () => decoderLayer(ops, i, this.layers[i], x);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { GSM8K_VAL_SIZE, gsm8kDataset, gsm8kProblems, readGsm8k } from "../../src/data/gsm8k.ts";
-import { canonicalNumber } from "../../src/eval/extract.ts";
+import { canonicalNumber } from "../../src/data/number.ts";
 
 describe("GSM8K files", () => {
   const train = readGsm8k("train");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Rng, shuffled } from "../../src/data/rng.ts";
+import { Rng, shuffleInPlace, shuffled } from "../../src/data/rng.ts";
 
 describe("Rng", () => {
   test("matches an independent xoshiro128** + splitmix32 reference for seed 0", () => {
@@ -55,5 +55,38 @@ describe("shuffled", () => {
   test("handles empty and single-item inputs", () => {
     expect(shuffled([], 1)).toEqual([]);
     expect(shuffled(["x"], 1)).toEqual(["x"]);
+  });
+});
+
+describe("Rng.stream", () => {
+  const draw = (r: Rng) => Array.from({ length: 6 }, () => r.nextUint32());
+
+  test("is fixed by (seed, purpose, index) and differs when any of them does", () => {
+    expect(draw(Rng.stream(1, "rollout", 3))).toEqual(draw(Rng.stream(1, "rollout", 3)));
+    const others = [Rng.stream(2, "rollout", 3), Rng.stream(1, "rollouts", 3), Rng.stream(1, "rollout", 4), new Rng(1)];
+    for (const o of others) expect(draw(o)).not.toEqual(draw(Rng.stream(1, "rollout", 3)));
+  });
+
+  test("streams that seed arithmetic would merge stay apart", () => {
+    // seed·1_000_003 + step collides for (seed 0, step 1_000_003) and (seed 1, step 0).
+    expect(draw(Rng.stream(0, "step", 1_000_003))).not.toEqual(draw(Rng.stream(1, "step", 0)));
+  });
+
+  test("rejects a bad index, naming it", () => {
+    expect(() => Rng.stream(1, "x", -1)).toThrow("index must be a non-negative integer, got -1");
+  });
+});
+
+describe("shuffleInPlace", () => {
+  test("with a count, the first count entries are a sample drawn as the partial Fisher–Yates draws it", () => {
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    const rng = new Rng(5);
+    const expected = items.slice();
+    const check = new Rng(5);
+    for (let i = 0; i < 4; i++) {
+      const j = i + check.int(10 - i);
+      [expected[i], expected[j]] = [expected[j], expected[i]];
+    }
+    expect(shuffleInPlace(items, rng, 4)).toEqual(expected);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import type { Choice } from "../../src/data/example.ts";
 import { readGsm8k } from "../../src/data/gsm8k.ts";
+import { canonicalNumber } from "../../src/data/number.ts";
 import { loadDataset } from "../../src/data/registry.ts";
 import {
   answerSpans,
-  canonicalNumber,
   extractAnswer,
   extractChoice,
   extractNumber,

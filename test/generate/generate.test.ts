@@ -1,10 +1,12 @@
 import { expect, test } from "bun:test";
+import { join } from "node:path";
 import { scopeAsync } from "../../src/autograd/scope.ts";
 import { noGrad } from "../../src/autograd/tape.ts";
 import { Rng } from "../../src/data/rng.ts";
 import { generate } from "../../src/generate/generate.ts";
 import { truncateResponses } from "../../src/glue/tokens.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
+import { loadModel } from "../../src/model/load.ts";
 import { leftPad } from "../../src/latro/prompts.ts";
 import { setupGpu } from "../helpers.ts";
 import { tinyModel } from "../model/tiny.ts";
@@ -103,4 +105,38 @@ test("stop sequences end generation early without changing the truncation or the
   expect(cut(early)).toEqual(cut(full));
   expect(Array.from(cut(full).stopped)).toEqual(Array(B).fill(1));
   expect(rngEarly.next()).toBe(rng.next());
+});
+
+test("LongRoPE: generation uses the factor set of prompt + max_new_tokens throughout, as scoring the result does", async () => {
+  await setupGpu();
+  // Phi-3 with LongRoPE, boundary original_max_position_embeddings = 64 (test/fixtures/hf-oracle)
+  const model = await loadModel(join(import.meta.dir, "../fixtures/hf-oracle/phi3-longrope"));
+  const rows = [Array.from({ length: 40 }, (_, i) => 3 + ((i * 7) % 90)), Array.from({ length: 33 }, (_, i) => 5 + ((i * 11) % 90))];
+  const { ids, len } = leftPad(rows, PAD);
+  const B = rows.length;
+  for (const L of [20, 30]) {
+    // 40 + 20 = 60 positions: short factors; 40 + 30 = 70: long factors, for prefill and every decode step
+    const gen = await generate(model, ids, B, len, { maxNewTokens: L, temperature: 1, rng: new Rng(L), stopTokenIds: [], pad: PAD });
+    const T = len + L;
+    const seq = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      seq.set(ids.subarray(b * len, (b + 1) * len), b * T);
+      seq.set(gen.tokens.subarray(b * L, (b + 1) * L), b * T + len);
+    }
+    const score = (ropeLength: number) =>
+      scopeAsync(async () => (await noGrad(() => model.logprobs({ ...tokenBatch(seq, B, T, PAD), ropeLength })).toArray()) as Float32Array);
+    const scored = await score(T);
+    const other = await score(T > 64 ? 64 : 65); // the other factor set
+    let worst = 0;
+    let otherGap = 0;
+    for (let b = 0; b < B; b++) {
+      for (let s = 0; s < L; s++) {
+        const t = b * T + len - 1 + s;
+        worst = Math.max(worst, Math.abs(gen.logprobs[b * L + s] - scored[t]));
+        otherGap = Math.max(otherGap, Math.abs(gen.logprobs[b * L + s] - other[t]));
+      }
+    }
+    expect({ L, ok: worst < 1e-4, worst }).toEqual({ L, ok: true, worst });
+    expect(otherGap).toBeGreaterThan(1e-2); // the factor set matters: the test could fail
+  }
 });

@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from "bun:test";
 import { acquire } from "../../src/gpu/buffer.ts";
-import { ropeBackward, ropeForward, ropeInvFreq, ropeQkvBackward, ropeQkvForward, type RopeConfig } from "../../src/kernels/rope.ts";
+import { ropeAttentionFactor, ropeBackward, ropeForward, ropeInvFreq, ropeQkvBackward, ropeQkvForward, type RopeConfig } from "../../src/kernels/rope.ts";
 import { fromGpu, randn, relError, setupGpu, toGpu, toGpuI32 } from "../helpers.ts";
 import { numGrad } from "../reference/elementwise.ts";
 import * as ref from "../reference/rope.ts";
@@ -12,6 +12,19 @@ const LLAMA32: RopeConfig = {
   rope_theta: 500_000,
   head_dim: 64,
   rope_scaling: { rope_type: "llama3", factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+};
+
+// Phi-3-style LongRoPE at head_dim 16: boundary 64 positions, max 256 (attention factor sqrt(1 + ln 4 / ln 64)).
+const LONGROPE: RopeConfig = {
+  rope_theta: 10_000,
+  head_dim: 16,
+  max_position_embeddings: 256,
+  original_max_position_embeddings: 64,
+  rope_scaling: {
+    type: "longrope",
+    short_factor: [1, 1.15, 1.3, 1.45, 1.6, 1.75, 1.9, 2.05],
+    long_factor: [1.5, 2.1, 2.7, 3.3, 3.9, 4.5, 5.1, 5.7],
+  },
 };
 
 const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]) / Math.abs(b[i])));
@@ -42,6 +55,30 @@ test("ropeInvFreq replays HF's f32 arithmetic: within 2.4e-7 (2–4 ulp) of the 
   expect(() => ropeInvFreq({ ...QWEN, head_dim: 7 })).toThrow("head_dim must be an even integer");
 });
 
+test("ropeInvFreq longrope: short factors up to original_max_position_embeddings, long ones beyond; 'su' is the same", () => {
+  for (const seqLen of [undefined, 1, 64, 65, 256]) {
+    const got = ropeInvFreq(LONGROPE, seqLen);
+    expect(maxRel(got, ref.ropeInvFreqF64(LONGROPE, seqLen))).toBeLessThan(2.4e-7);
+  }
+  const plain = ropeInvFreq({ rope_theta: 10_000, head_dim: 16 });
+  const short = ropeInvFreq(LONGROPE, 64);
+  const long = ropeInvFreq(LONGROPE, 65);
+  expect(Array.from(short, (x, i) => x === plain[i])).toEqual([true, false, false, false, false, false, false, false]); // factor 1 keeps it
+  expect(long.every((x, i) => x < short[i])).toBe(true);
+  expect(Array.from(ropeInvFreq({ ...LONGROPE, rope_scaling: { ...LONGROPE.rope_scaling, type: "su" } }, 65))).toEqual(Array.from(long));
+  expect(() => ropeInvFreq({ ...LONGROPE, rope_scaling: { type: "longrope", short_factor: [1, 2], long_factor: [1, 2] } })).toThrow(
+    "ropeInvFreq: longrope rope_scaling.short_factor must be 8 numbers > 0 (head_dim / 2), got [1,2]",
+  );
+});
+
+test("ropeAttentionFactor: attention_factor when given, else sqrt(1 + ln(max / original) / ln(original)), 1 without longrope", () => {
+  expect(ropeAttentionFactor(LONGROPE)).toBeCloseTo(Math.sqrt(1 + Math.log(4) / Math.log(64)), 15);
+  expect(ropeAttentionFactor({ ...LONGROPE, rope_scaling: { ...LONGROPE.rope_scaling, attention_factor: 1.25 } })).toBe(1.25);
+  expect(ropeAttentionFactor({ ...LONGROPE, max_position_embeddings: 64 })).toBe(1); // no extension
+  expect(ropeAttentionFactor(LLAMA32)).toBe(1);
+  expect(ropeAttentionFactor(QWEN)).toBe(1);
+});
+
 interface Case {
   B: number;
   T: number;
@@ -50,6 +87,9 @@ interface Case {
   D: number;
   pos: number[];
   config: RopeConfig;
+  /** Multiplies cos and sin (LongRoPE's attention factor); 1 when absent. */
+  scale?: number;
+  seqLen?: number;
 }
 
 /** Left-padded rows: row b has b pad tokens; positions count from each row's first real token. */
@@ -66,26 +106,28 @@ const CASES: Case[] = [
   // decode: T = 1, each row at its own (large) position, up to Llama-3.2's 131,072 context
   { B: 4, T: 1, Hq: 4, Hkv: 2, D: 64, pos: [0, 4097, 100_003, 131_071], config: LLAMA32 },
   { B: 3, T: 1, Hq: 2, Hkv: 1, D: 64, pos: [7, 32_768, 131_071], config: QWEN },
+  // LongRoPE: long factors and cos/sin scaled by the attention factor
+  { ...leftPadded(2, 9, 3, 1, 16, LONGROPE), pos: Array.from({ length: 18 }, (_, i) => 60 + i), seqLen: 78, scale: ropeAttentionFactor(LONGROPE) },
 ];
 
 test("forward matches HF's apply_rotary_pos_emb; backward is its transpose", async () => {
-  for (const { B, T, Hq, Hkv, D, pos, config } of CASES) {
+  for (const { B, T, Hq, Hkv, D, pos, config, scale = 1, seqLen } of CASES) {
     const N = B * T;
-    const inv = ropeInvFreq(config);
-    const { cos, sin } = ref.rotaryCosSin(inv, pos, D);
+    const inv = ropeInvFreq(config, seqLen);
+    const { cos, sin } = ref.rotaryCosSin(inv, pos, D, Math.fround(scale));
     const q = randn(N * Hq * D, N + Hq);
     const k = randn(N * Hkv * D, N + Hkv);
     const [gq, gk, gpos, ginv] = [toGpu(q), toGpu(k), toGpuI32(pos), toGpu(inv)];
     const shape = { B, T, Hq, Hkv, D };
-    ropeForward(gq, gk, gpos, ginv, shape);
+    ropeForward(gq, gk, gpos, ginv, shape, scale);
     // tolerance 3e-7: sin, cos within 1e-7 plus a few f32 roundings (observed ≤ 1.1e-7)
     expect(relError(await fromGpu(gq, N * Hq * D), ref.applyRotaryPosEmb(q, cos, sin, N, Hq, D))).toBeLessThan(3e-7);
     expect(relError(await fromGpu(gk, N * Hkv * D), ref.applyRotaryPosEmb(k, cos, sin, N, Hkv, D))).toBeLessThan(3e-7);
     const [dq, dk] = [toGpu(q), toGpu(k)]; // any dQ, dK
-    ropeBackward(dq, dk, gpos, ginv, shape);
+    ropeBackward(dq, dk, gpos, ginv, shape, scale);
     expect(relError(await fromGpu(dq, N * Hq * D), ref.applyRotaryPosEmbBackward(q, cos, sin, N, Hq, D))).toBeLessThan(3e-7);
     expect(relError(await fromGpu(dk, N * Hkv * D), ref.applyRotaryPosEmbBackward(k, cos, sin, N, Hkv, D))).toBeLessThan(3e-7);
-    ropeForward(dq, dk, gpos, ginv, shape); // backward ∘ forward = identity
+    ropeForward(dq, dk, gpos, ginv, shape, 1 / scale); // forward with 1 / scale undoes backward with scale
     expect(relError(await fromGpu(dq, N * Hq * D), q)).toBeLessThan(3e-7);
   }
 });
@@ -98,11 +140,11 @@ function splitQkv(qkv: ArrayLike<number>, N: number, Hq: number, Hkv: number, D:
 }
 
 test("from the fused q/k/v projection: forward to dense q, k, v and to a KV-cache slot; backward into dqkv", async () => {
-  for (const { B, T, Hq, Hkv, D, pos, config } of CASES) {
+  for (const { B, T, Hq, Hkv, D, pos, config, scale = 1, seqLen } of CASES) {
     const N = B * T;
     const HD = Hkv * D;
-    const inv = ropeInvFreq(config);
-    const { cos, sin } = ref.rotaryCosSin(inv, pos, D);
+    const inv = ropeInvFreq(config, seqLen);
+    const { cos, sin } = ref.rotaryCosSin(inv, pos, D, Math.fround(scale));
     const qkv = randn(N * (Hq + 2 * Hkv) * D, 3 * N + Hq);
     const parts = splitQkv(qkv, N, Hq, Hkv, D);
     const wantQ = ref.applyRotaryPosEmb(parts.q, cos, sin, N, Hq, D);
@@ -110,7 +152,7 @@ test("from the fused q/k/v projection: forward to dense q, k, v and to a KV-cach
     const [gqkv, gpos, ginv] = [toGpu(qkv), toGpuI32(pos), toGpu(inv)];
     const shape = { B, T, Hq, Hkv, D };
     const out = { q: acquire(N * Hq * D * 4), k: acquire(N * HD * 4), v: acquire(N * HD * 4) };
-    ropeQkvForward(out, gqkv, gpos, ginv, shape);
+    ropeQkvForward(out, gqkv, gpos, ginv, shape, scale);
     expect(relError(await fromGpu(out.q, N * Hq * D), wantQ)).toBeLessThan(3e-7);
     expect(relError(await fromGpu(out.k, N * HD), wantK)).toBeLessThan(3e-7);
     expect(Array.from(await fromGpu(out.v, N * HD))).toEqual(Array.from(parts.v));
@@ -120,7 +162,7 @@ test("from the fused q/k/v projection: forward to dense q, k, v and to a KV-cach
       const [Tmax, s] = [5, 3];
       const fill = randn(B * Tmax * HD, 7);
       const cache = { k: toGpu(fill), v: toGpu(fill) };
-      ropeQkvForward({ q: out.q, ...cache }, gqkv, gpos, ginv, shape, { stride: Tmax * HD, offset: s * HD });
+      ropeQkvForward({ q: out.q, ...cache }, gqkv, gpos, ginv, shape, scale, { stride: Tmax * HD, offset: s * HD });
       const wantCache = (rows: ArrayLike<number>) => {
         const c = Float64Array.from(fill);
         for (let b = 0; b < B; b++) for (let j = 0; j < HD; j++) c[(b * Tmax + s) * HD + j] = rows[b * HD + j];
@@ -133,7 +175,7 @@ test("from the fused q/k/v projection: forward to dense q, k, v and to a KV-cach
     // Backward: dqkv rows [rotate(dq, −θ) | rotate(dk, −θ) | dv].
     const grads = { dq: randn(N * Hq * D, 11), dk: randn(N * HD, 12), dv: randn(N * HD, 13) };
     const dqkv = acquire(qkv.length * 4);
-    ropeQkvBackward(dqkv, { dq: toGpu(grads.dq), dk: toGpu(grads.dk), dv: toGpu(grads.dv) }, gpos, ginv, shape);
+    ropeQkvBackward(dqkv, { dq: toGpu(grads.dq), dk: toGpu(grads.dk), dv: toGpu(grads.dv) }, gpos, ginv, shape, scale);
     const got = splitQkv(await fromGpu(dqkv, qkv.length), N, Hq, Hkv, D);
     expect(relError(got.q, ref.applyRotaryPosEmbBackward(grads.dq, cos, sin, N, Hq, D))).toBeLessThan(3e-7);
     expect(relError(got.k, ref.applyRotaryPosEmbBackward(grads.dk, cos, sin, N, Hkv, D))).toBeLessThan(3e-7);
@@ -160,7 +202,8 @@ test("arguments are validated", () => {
   expect(() => ropeBackward(b, acquire(64), acquire(4), acquire(16), shape)).toThrow("ropeBackward: pos has 4 bytes, expected at least 8");
   const out = { q: acquire(128), k: acquire(64), v: acquire(64) };
   expect(() => ropeQkvForward(out, acquire(128), acquire(8), acquire(16), shape)).toThrow("ropeQkvForward: qkv has 128 bytes, expected at least 256");
-  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, { stride: 16, offset: 8 })).toThrow("ropeQkvForward: k has 64 bytes, expected at least 128");
-  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, { stride: 4, offset: 0 })).toThrow("ropeQkvForward: stride must be an integer ≥ 8, got 4");
+  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, 1, { stride: 16, offset: 8 })).toThrow("ropeQkvForward: k has 64 bytes, expected at least 128");
+  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, 1, { stride: 4, offset: 0 })).toThrow("ropeQkvForward: stride must be an integer ≥ 8, got 4");
   expect(() => ropeQkvBackward(b, { dq: b, dk: out.k, dv: out.v }, acquire(8), acquire(16), shape)).toThrow("ropeQkvBackward: dqkv must not be the same buffer as dq");
+  expect(() => ropeForward(b, acquire(64), acquire(8), acquire(16), shape, 0)).toThrow("ropeForward: scale must be a finite number > 0, got 0");
 });

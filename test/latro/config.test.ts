@@ -12,7 +12,6 @@ import {
   trainConfigCliArgs,
 } from "../../src/latro/config.ts";
 import { loadDataset } from "../../src/data/registry.ts";
-import "../../src/data/arith.ts";
 
 const configFile = (name: string) => new URL(`../../configs/${name}`, import.meta.url).pathname;
 

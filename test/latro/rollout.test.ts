@@ -2,21 +2,11 @@ import { expect, test } from "bun:test";
 import { Rng } from "../../src/data/rng.ts";
 import { generate } from "../../src/generate/generate.ts";
 import { leftPad } from "../../src/latro/prompts.ts";
-import { repeatedRows, rolloutBatch } from "../../src/latro/rollout.ts";
+import { rolloutBatch } from "../../src/latro/rollout.ts";
 import { setupGpu } from "../helpers.ts";
 import { tinyModel } from "../model/tiny.ts";
 
 const PAD = 0;
-
-test("repeatedRows finds runs of K identical rows, else 1", () => {
-  const rows = (r: number[][]) => [Int32Array.from(r.flat()), r.length, r[0].length] as const;
-  expect(repeatedRows(...rows([[1, 2], [1, 2], [3, 4], [3, 4]]))).toBe(2);
-  expect(repeatedRows(...rows([[5], [5], [5]]))).toBe(3);
-  expect(repeatedRows(...rows([[1, 2], [1, 2], [1, 2], [3, 4]]))).toBe(1); // 4 rows are no runs of 3
-  expect(repeatedRows(...rows([[1], [1], [2], [3]]))).toBe(1); // second run differs
-  expect(repeatedRows(...rows([[1, 2], [2, 1]]))).toBe(1);
-  expect(repeatedRows(...rows([[7]]))).toBe(1);
-});
 
 test("rollout samples the same rationales as generating every repeated row, whatever the chunking", async () => {
   await setupGpu();

@@ -1,6 +1,7 @@
 // config.json parsing: each supported architecture from its real Hub config, defaults, refusals.
 import { describe, expect, test } from "bun:test";
-import { ARCHITECTURES, checkSequenceLength, parseConfig, toHfConfig } from "../../src/model/config.ts";
+import { ropeAttentionFactor } from "../../src/kernels/rope.ts";
+import { ARCHITECTURES, checkSequenceLength, parseConfig, ropeConfig, toHfConfig } from "../../src/model/config.ts";
 
 // Abridged from the Hub config.json files of the named models (every field we read is kept).
 const llama31 = {
@@ -88,6 +89,58 @@ const phi3mini4k = {
   vocab_size: 32064,
 };
 
+// microsoft/Phi-3.5-mini-instruct's config.json (transformers_version 4.46.3), every field we read,
+// the 48 + 48 LongRoPE factors verbatim.
+const phi35mini = {
+  architectures: ["Phi3ForCausalLM"],
+  attention_bias: false,
+  bos_token_id: 1,
+  eos_token_id: 32000,
+  hidden_act: "silu",
+  hidden_size: 3072,
+  intermediate_size: 8192,
+  max_position_embeddings: 131072,
+  model_type: "phi3",
+  num_attention_heads: 32,
+  num_hidden_layers: 32,
+  num_key_value_heads: 32,
+  original_max_position_embeddings: 4096,
+  pad_token_id: 32000,
+  rms_norm_eps: 1e-5,
+  rope_scaling: {
+    long_factor: [
+    1.0800000429153442, 1.1100000143051147, 1.1399999856948853, 1.340000033378601, 1.5899999141693115,
+    1.600000023841858, 1.6200000047683716, 2.620000123977661, 3.2300000190734863, 3.2300000190734863,
+    4.789999961853027, 7.400000095367432, 7.700000286102295, 9.09000015258789, 12.199999809265137,
+    17.670000076293945, 24.46000099182129, 28.57000160217285, 30.420001983642578, 30.840002059936523,
+    32.590003967285156, 32.93000411987305, 42.320003509521484, 44.96000289916992, 50.340003967285156,
+    50.45000457763672, 57.55000305175781, 57.93000411987305, 58.21000289916992, 60.1400032043457,
+    62.61000442504883, 62.62000274658203, 62.71000289916992, 63.1400032043457, 63.1400032043457,
+    63.77000427246094, 63.93000411987305, 63.96000289916992, 63.970001220703125, 64.02999877929688,
+    64.06999969482422, 64.08000183105469, 64.12000274658203, 64.41000366210938, 64.4800033569336,
+    64.51000213623047, 64.52999877929688, 64.83999633789062,
+    ],
+    short_factor: [
+    1.0, 1.0199999809265137, 1.0299999713897705, 1.0299999713897705, 1.0499999523162842, 1.0499999523162842,
+    1.0499999523162842, 1.0499999523162842, 1.0499999523162842, 1.0699999332427979, 1.0999999046325684,
+    1.1099998950958252, 1.1599998474121094, 1.1599998474121094, 1.1699998378753662, 1.2899998426437378,
+    1.339999794960022, 1.679999828338623, 1.7899998426437378, 1.8199998140335083, 1.8499997854232788,
+    1.8799997568130493, 1.9099997282028198, 1.9399996995925903, 1.9899996519088745, 2.0199997425079346,
+    2.0199997425079346, 2.0199997425079346, 2.0199997425079346, 2.0199997425079346, 2.0199997425079346,
+    2.0299997329711914, 2.0299997329711914, 2.0299997329711914, 2.0299997329711914, 2.0299997329711914,
+    2.0299997329711914, 2.0299997329711914, 2.0299997329711914, 2.0299997329711914, 2.0799996852874756,
+    2.0899996757507324, 2.189999580383301, 2.2199995517730713, 2.5899994373321533, 2.729999542236328,
+    2.749999523162842, 2.8399994373321533,
+    ],
+    type: "longrope",
+  },
+  rope_theta: 10000.0,
+  sliding_window: 262144,
+  tie_word_embeddings: false,
+  torch_dtype: "bfloat16",
+  vocab_size: 32064,
+};
+
 describe("supported architectures", () => {
   test("Llama 3.1: GQA, llama3 RoPE scaling, eos list", () => {
     const c = parseConfig(llama31, "llama/config.json");
@@ -128,15 +181,71 @@ describe("supported architectures", () => {
     expect(() => parseConfig({ ...qwen25, use_sliding_window: true }, "q/config.json")).toThrow("q/config.json: Qwen2ForCausalLM: use_sliding_window: true is not supported");
   });
 
-  test("Phi-3: fused projections, window 2047; LongRoPE refused", () => {
+  test("Phi-3: fused projections, window 2047", () => {
     const c = parseConfig(phi3mini4k, "p");
-    expect(c).toMatchObject({ modelType: "phi3", fusedProjections: true, slidingWindow: 2047, qkvBias: false, headDim: 96, padTokenId: 32000 });
-    const longrope = { ...phi3mini4k, rope_scaling: { type: "longrope", long_factor: [1], short_factor: [1] } };
-    expect(() => parseConfig(longrope, "phi35/config.json")).toThrow(
-      'phi35/config.json: Phi3ForCausalLM rope_scaling type "longrope" is not supported (Phi-3 LongRoPE',
-    );
-    expect(() => parseConfig({ ...phi3mini4k, rope_scaling: { type: "su" } }, "p")).toThrow(/"su" is not supported/);
+    expect(c).toMatchObject({ modelType: "phi3", fusedProjections: true, slidingWindow: 2047, qkvBias: false, headDim: 96, padTokenId: 32000, ropeScaling: null });
     expect(() => parseConfig({ ...phi3mini4k, partial_rotary_factor: 0.75 }, "p")).toThrow("partial_rotary_factor 0.75 is not supported");
+  });
+
+  test("Phi-3.5-mini-instruct: LongRoPE with 48 short and 48 long factors, boundary 4096, attention factor from the context lengths", () => {
+    const c = parseConfig(phi35mini, "phi35/config.json");
+    expect(c).toMatchObject({
+      architecture: "Phi3ForCausalLM",
+      hiddenSize: 3072,
+      intermediateSize: 8192,
+      numLayers: 32,
+      numHeads: 32,
+      numKvHeads: 32,
+      headDim: 96,
+      rmsNormEps: 1e-5,
+      ropeTheta: 10000,
+      maxPositionEmbeddings: 131072,
+      slidingWindow: 262144,
+      vocabSize: 32064,
+      tieWordEmbeddings: false,
+      fusedProjections: true,
+      bosTokenId: 1,
+      eosTokenIds: [32000],
+      padTokenId: 32000,
+      torchDtype: "bfloat16",
+    });
+    expect(c.ropeScaling).toEqual({
+      type: "longrope",
+      name: "longrope",
+      shortFactor: phi35mini.rope_scaling.short_factor,
+      longFactor: phi35mini.rope_scaling.long_factor,
+      originalMaxPositionEmbeddings: 4096,
+      attentionFactor: null,
+    });
+    // the RoPE fields kernels/rope.ts computes from: as config.json spells them
+    const rope = ropeConfig(c);
+    expect(rope).toEqual({
+      rope_theta: 10000,
+      head_dim: 96,
+      max_position_embeddings: 131072,
+      original_max_position_embeddings: 4096,
+      rope_scaling: phi35mini.rope_scaling,
+    });
+    // sqrt(1 + ln(131072 / 4096) / ln(4096)) = sqrt(1 + 5/12)
+    expect(ropeAttentionFactor(rope)).toBeCloseTo(Math.sqrt(17 / 12), 15);
+    expect(ropeAttentionFactor({ ...rope, rope_scaling: { ...phi35mini.rope_scaling, attention_factor: 1.5 } })).toBe(1.5);
+    // the older type name "su" is the same scaling, written back as "su"
+    const su = parseConfig({ ...phi35mini, rope_scaling: { ...phi35mini.rope_scaling, type: "su" } }, "p");
+    expect(su.ropeScaling).toMatchObject({ type: "longrope", name: "su" });
+    expect((toHfConfig(su).rope_scaling as { type: string }).type).toBe("su");
+    checkSequenceLength(c, 131072);
+    expect(() => checkSequenceLength(c, 131073)).toThrow("exceeds max_position_embeddings 131072");
+  });
+
+  test("LongRoPE refusals name the field and what was expected", () => {
+    const { original_max_position_embeddings: _, ...noOriginal } = phi35mini;
+    expect(() => parseConfig(noOriginal, "phi35/config.json")).toThrow(
+      'phi35/config.json: Phi3ForCausalLM rope_scaling type "longrope" needs the top-level field original_max_position_embeddings',
+    );
+    const short47 = { ...phi35mini, rope_scaling: { ...phi35mini.rope_scaling, short_factor: phi35mini.rope_scaling.short_factor.slice(1) } };
+    expect(() => parseConfig(short47, "p")).toThrow("p: Phi3ForCausalLM: rope_scaling.short_factor has 47 values, expected head_dim / 2 = 48");
+    expect(() => parseConfig({ ...phi35mini, rope_scaling: { type: "longrope", short_factor: [1] } }, "p")).toThrow(/p rope_scaling: field long_factor: required field is missing/);
+    expect(() => parseConfig({ ...phi35mini, rope_scaling: { ...phi35mini.rope_scaling, attention_factor: 0 } }, "p")).toThrow(/p rope_scaling: field attention_factor/);
   });
 });
 
@@ -164,7 +273,7 @@ describe("defaults", () => {
   test("transformers 5 rope_parameters", () => {
     const c = parseConfig({ ...minimal, rope_parameters: { rope_theta: 500000, rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }, "x");
     expect(c.ropeTheta).toBe(500000);
-    expect(c.ropeScaling?.factor).toBe(8);
+    expect(c.ropeScaling).toMatchObject({ type: "llama3", factor: 8 });
   });
 });
 
@@ -185,7 +294,7 @@ describe("refusals name the file, the field and what was expected", () => {
   });
 
   test("unsupported RoPE scaling, activation, biases, head layout", () => {
-    expect(() => parseConfig({ ...llama31, rope_scaling: { type: "yarn", factor: 4 } }, "c")).toThrow('LlamaForCausalLM rope_scaling type "yarn" is not supported; supported: null or "llama3"');
+    expect(() => parseConfig({ ...llama31, rope_scaling: { type: "yarn", factor: 4 } }, "c")).toThrow('LlamaForCausalLM rope_scaling type "yarn" is not supported; supported: null, "llama3", "longrope" (or "su")');
     expect(() => parseConfig({ ...llama31, rope_scaling: { type: "linear", factor: 2 } }, "c")).toThrow(/"linear" is not supported/);
     expect(() => parseConfig({ ...llama31, hidden_act: "gelu" }, "c")).toThrow('hidden_act "gelu" is not supported; expected "silu"');
     expect(() => parseConfig({ ...llama31, mlp_bias: true }, "c")).toThrow("mlp_bias: true is not supported");
@@ -197,14 +306,14 @@ describe("refusals name the file, the field and what was expected", () => {
 
 describe("toHfConfig", () => {
   test("round trips every architecture and keeps unknown fields", () => {
-    for (const raw of [llama31, mistral03, qwen25, phi3mini4k]) {
+    for (const raw of [llama31, mistral03, qwen25, phi3mini4k, phi35mini]) {
       const c = parseConfig(raw, "a");
       const out = toHfConfig(c);
       const { hf: _, ...again } = parseConfig(out, "b");
       const { hf: __, ...orig } = c;
       expect(again).toEqual(orig);
       for (const [k, value] of Object.entries(raw)) {
-        if (k !== "rope_scaling") expect(out[k]).toEqual(value);
+        if (k !== "rope_scaling" || raw === phi35mini) expect(out[k]).toEqual(value);
       }
     }
     const out = toHfConfig(parseConfig(qwen25, "q"));

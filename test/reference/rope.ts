@@ -3,8 +3,18 @@
 // out [B, T, H, D] (HF's unsqueeze_dim = 2 case).
 import type { RopeConfig } from "../../src/kernels/rope.ts";
 
-/** _compute_default_rope_parameters / _compute_llama3_parameters, in float64 throughout. */
-export function ropeInvFreqF64({ rope_theta: base, head_dim: dim, rope_scaling: s }: RopeConfig): Float64Array {
+/**
+ * _compute_default_rope_parameters / _compute_llama3_parameters / _compute_longrope_parameters, in
+ * float64 throughout; `seqLen` picks longrope's long factors when above original_max_position_embeddings.
+ */
+export function ropeInvFreqF64(config: RopeConfig, seqLen?: number): Float64Array {
+  const { rope_theta: base, head_dim: dim, rope_scaling: s } = config;
+  const type = s?.rope_type ?? s?.type;
+  if (type === "longrope" || type === "su") {
+    const original = config.original_max_position_embeddings ?? config.max_position_embeddings!;
+    const ext = seqLen !== undefined && seqLen > original ? s!.long_factor! : s!.short_factor!;
+    return Float64Array.from({ length: dim / 2 }, (_, k) => 1 / (ext[k] * base ** ((2 * k) / dim)));
+  }
   const inv = Float64Array.from({ length: dim / 2 }, (_, k) => 1 / base ** ((2 * k) / dim));
   if ((s?.rope_type ?? s?.type ?? "default") !== "llama3") return inv;
   const factor = s!.factor!;
@@ -25,9 +35,10 @@ export function ropeInvFreqF64({ rope_theta: base, head_dim: dim, rope_scaling: 
 
 /**
  * LlamaRotaryEmbedding.forward: freqs = inv_freq ⊗ position_ids (one f32 product each, as torch's
- * f32 matmul with an inner dimension of 1), emb = cat(freqs, freqs); cos and sin [BT, D] of emb.
+ * f32 matmul with an inner dimension of 1), emb = cat(freqs, freqs); cos and sin [BT, D] of emb,
+ * times `attentionScaling` (LongRoPE's attention factor).
  */
-export function rotaryCosSin(invFreq: ArrayLike<number>, positionIds: ArrayLike<number>, D: number) {
+export function rotaryCosSin(invFreq: ArrayLike<number>, positionIds: ArrayLike<number>, D: number, attentionScaling = 1) {
   const BT = positionIds.length;
   const cos = new Float64Array(BT * D);
   const sin = new Float64Array(BT * D);
@@ -35,8 +46,8 @@ export function rotaryCosSin(invFreq: ArrayLike<number>, positionIds: ArrayLike<
     for (let i = 0; i < D / 2; i++) {
       const freq = Math.fround(Math.fround(positionIds[t]) * invFreq[i]);
       for (const j of [i, i + D / 2]) {
-        cos[t * D + j] = Math.cos(freq);
-        sin[t * D + j] = Math.sin(freq);
+        cos[t * D + j] = Math.cos(freq) * attentionScaling;
+        sin[t * D + j] = Math.sin(freq) * attentionScaling;
       }
     }
   }

@@ -25,7 +25,6 @@ import { llamaConfig } from "../../src/sft/pretrain.ts";
 import { trainSft, type SftConfig } from "../../src/sft/sft.ts";
 import { lmStep } from "../../src/sft/step.ts";
 import { loadTokenizer } from "../../src/tokenizer/tokenizer.ts";
-import "../../src/data/arith.ts";
 import { setupGpu } from "../helpers.ts";
 
 const TOKENIZER_DIR = new URL("../../models/latro-tiny", import.meta.url).pathname;

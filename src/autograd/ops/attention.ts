@@ -5,7 +5,7 @@
 //   values k, v [B·T, Hkv·D] (a prefill stores them in its KV cache; they carry no gradient of their own)
 // One dispatch splits qkv into rotated q, k and plain v; the forward saves them and the logsumexp
 // [B, Hq, T]; the backward runs FlashAttention-2's dQ/dK/dV and one dispatch writes dqkv, dq and dk
-// rotated back by −θ.
+// rotated back by −θ. ropeScale multiplies RoPE's cos and sin (LongRoPE's attention factor; 1 otherwise).
 import { flashAttentionBackward, flashAttentionForward } from "../../kernels/attention.ts";
 import { ropeQkvBackward, ropeQkvForward } from "../../kernels/rope.ts";
 import { record } from "../tape.ts";
@@ -25,6 +25,7 @@ export function ropeAttention(
   invFreq: Tensor,
   validStart: Tensor,
   s: AttentionDims,
+  ropeScale = 1,
 ): { out: Tensor; k: Tensor; v: Tensor } {
   const { B, T, Hq, Hkv, D } = s;
   const N = B * T;
@@ -34,7 +35,7 @@ export function ropeAttention(
   const q = new Tensor([N, Hq * D]);
   const k = new Tensor([N, Hkv * D]);
   const v = new Tensor([N, Hkv * D]);
-  ropeQkvForward({ q: q.buf, k: k.buf, v: v.buf }, qkv.buf, positions.buf, invFreq.buf, s);
+  ropeQkvForward({ q: q.buf, k: k.buf, v: v.buf }, qkv.buf, positions.buf, invFreq.buf, s, ropeScale);
   const out = new Tensor([N, Hq * D]);
   const lse = new Tensor([B, Hq, T]);
   flashAttentionForward({ q: q.buf, k: k.buf, v: v.buf, o: out.buf, lse: lse.buf, validStart: validStart.buf }, s);
@@ -47,7 +48,7 @@ export function ropeAttention(
       s,
     );
     const dqkv = new Tensor(qkv.shape);
-    ropeQkvBackward(dqkv.buf, { dq: dq.buf, dk: dk.buf, dv: dv.buf }, positions.buf, invFreq.buf, s);
+    ropeQkvBackward(dqkv.buf, { dq: dq.buf, dk: dk.buf, dv: dv.buf }, positions.buf, invFreq.buf, s, ropeScale);
     for (const t of [dq, dk, dv]) t.release();
     return [dqkv];
   });
