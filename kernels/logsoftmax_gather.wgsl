@@ -1,16 +1,19 @@
 // Log-softmax gathered at the targets (the fused classifier of llm.c), forward and backward; one
 // workgroup per row. No [N, V] log-probability tensor is ever written.
 //
-//   z[n, v]      = logits[n, v] / τ                         (τ = temperature, as TRL scores responses)
+//   z[n, v]      = logits[n, v] / τ_n                       (τ_n = temperature[n], each row its own)
 //   lse[n]       = log Σ_v exp(z[n, v])
 //   logprob[n]   = z[n, t_n] − lse[n]                       t_n = targets[n]; t_n < 0 (ignore) → 0
-//   dlogits[n,v] = dlogprob[n] / τ · (1[v = t_n] − exp(z[n, v] − lse[n]))   (0 for ignored rows)
+//   dlogits[n,v] = dlogprob[n] / τ_n · (1[v = t_n] − exp(z[n, v] − lse[n]))   (0 for ignored rows)
+// A per-row temperature lets one pass score a sampled rationale at the sampler's τ and the answer
+// after it at 1 (LaTRO's policy log-prob and self-reward). τ_n > 0 (the callers check it).
 //
-// Shapes: logits, dlogits [N, V] f32; targets [N] i32; logprob, lse, dlogprob [N] f32.
-// Bindings: 0 params {rows, V, row0, tau};
-//   lsg_forward:          1 logits (read), 2 targets, 3 logprob (write), 4 lse (write)
-//   lsg_backward:         1 logits (read), 2 targets, 3 lse, 4 dlogprob, 5 dlogits (write)
-//   lsg_backward_inplace: 1 logits (read_write; overwritten by dlogits), 2 targets, 3 lse, 4 dlogprob
+// Shapes: logits, dlogits [N, V] f32; targets [N] i32; temperature, logprob, lse, dlogprob [N] f32.
+// Bindings: 0 params {rows, V, row0};
+//   lsg_forward:          1 logits (read), 2 targets, 3 temperature, 4 logprob (write), 5 lse (write)
+//   lsg_backward:         1 logits (read), 2 targets, 3 temperature, 4 lse, 5 dlogprob, 6 dlogits (write)
+//   lsg_backward_inplace: 1 logits (read_write; overwritten by dlogits), 2 targets, 3 temperature,
+//                         4 lse, 5 dlogprob
 // logits/dlogits are bound as a window of `rows` rows starting at global row `row0` (the launcher
 // splits [N, V] tensors above maxStorageBufferBindingSize); the [N] vectors are bound whole and
 // indexed by row0 + row. A target ≥ V gives logprob NaN (a visible error rather than a wrong read).
@@ -24,7 +27,6 @@ struct Params {
   rows: u32,
   V: u32,
   row0: u32,
-  tau: f32,
 }
 
 override WG: u32 = 256; // power of two
@@ -32,13 +34,14 @@ override WG: u32 = 256; // power of two
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> targets: array<i32>;
+@group(0) @binding(3) var<storage, read> temperature: array<f32>;
 // forward
-@group(0) @binding(3) var<storage, read_write> logprob: array<f32>;
-@group(0) @binding(4) var<storage, read_write> lse_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> logprob: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse_out: array<f32>;
 // backward
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read> dlogprob: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(4) var<storage, read> lse: array<f32>;
+@group(0) @binding(5) var<storage, read> dlogprob: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
 // backward in place
 @group(0) @binding(1) var<storage, read_write> logits_io: array<f32>;
 
@@ -57,11 +60,13 @@ fn lsg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let row = wid.x + wid.y * nwg.x;
   if (row >= P.rows) { return; }
   let base = row * P.V;
+  let n = P.row0 + row;
+  let tau = temperature[n];
 
   var m = FLT_LOWEST;
   var s = 0.0;
   for (var v = t; v < P.V; v += WG) {
-    let z = logits[base + v] / P.tau;
+    let z = logits[base + v] / tau;
     if (z > m) {
       s = s * exp(m - z) + 1.0;
       m = z;
@@ -82,7 +87,6 @@ fn lsg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   }
 
   if (t == 0u) {
-    let n = P.row0 + row;
     let l = red_m[0] + log(red_s[0]);
     let tgt = targets[n];
     var lp = 0.0;
@@ -90,7 +94,7 @@ fn lsg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
       let nan_bits = 0x7fc00000u; // a runtime (not const-evaluated) NaN
       lp = bitcast<f32>(nan_bits);
     } else if (tgt >= 0) {
-      lp = logits[base + u32(tgt)] / P.tau - l;
+      lp = logits[base + u32(tgt)] / tau - l;
     }
     lse_out[n] = l;
     logprob[n] = lp;
@@ -104,8 +108,8 @@ fn grad(z: f32, v: u32, tgt: i32, l: f32, g_tau: f32) -> f32 {
 }
 
 // The row's dlogprob/τ, zero for ignored (or invalid) targets.
-fn row_scale(n: u32, tgt: i32) -> f32 {
-  return select(0.0, dlogprob[n] / P.tau, tgt >= 0 && tgt < i32(P.V));
+fn row_scale(n: u32, tgt: i32, tau: f32) -> f32 {
+  return select(0.0, dlogprob[n] / tau, tgt >= 0 && tgt < i32(P.V));
 }
 
 @compute @workgroup_size(WG)
@@ -117,9 +121,10 @@ fn lsg_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let n = P.row0 + row;
   let tgt = targets[n];
   let l = lse[n];
-  let g_tau = row_scale(n, tgt);
+  let tau = temperature[n];
+  let g_tau = row_scale(n, tgt, tau);
   for (var v = t; v < P.V; v += WG) {
-    dlogits[base + v] = grad(logits[base + v] / P.tau, v, tgt, l, g_tau);
+    dlogits[base + v] = grad(logits[base + v] / tau, v, tgt, l, g_tau);
   }
 }
 
@@ -132,8 +137,9 @@ fn lsg_backward_inplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
   let n = P.row0 + row;
   let tgt = targets[n];
   let l = lse[n];
-  let g_tau = row_scale(n, tgt);
+  let tau = temperature[n];
+  let g_tau = row_scale(n, tgt, tau);
   for (var v = t; v < P.V; v += WG) {
-    logits_io[base + v] = grad(logits_io[base + v] / P.tau, v, tgt, l, g_tau);
+    logits_io[base + v] = grad(logits_io[base + v] / tau, v, tgt, l, g_tau);
   }
 }

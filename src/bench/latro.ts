@@ -1,5 +1,6 @@
-// LaTRO updates per second on the built-in base model (models/latro-tiny) when it is there, else on a
-// random model of its shape: episodes/s (rationales sampled, scored and trained on), wall clock.
+// LaTRO updates per second on the built-in base model (models/latro-tiny, committed with the
+// repository; the bench fails naming the directory if it is missing): episodes/s (rationales
+// sampled, scored and trained on), wall clock.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

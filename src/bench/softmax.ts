@@ -10,6 +10,7 @@ import { acquire, type Buf, release } from "../gpu/buffer.ts";
 import { upload } from "../gpu/recorder.ts";
 import { timeGpu } from "../gpu/timing.ts";
 import { adamw, gradNormSquares } from "../kernels/adamw.ts";
+import { fill } from "../kernels/elementwise.ts";
 import { logSoftmaxGather, logSoftmaxGatherBackward } from "../kernels/logsoftmax.ts";
 import { sample } from "../kernels/sample.ts";
 import { softmax, softmaxBackward } from "../kernels/softmax.ts";
@@ -57,14 +58,15 @@ export const benchSoftmax: Bench = async ({ quick }) => {
   // Fused classifier over vocab rows: only [N] vectors out forward; one read + one write backward.
   const N = quick ? 8 : 2048;
   const nv = N * V_QWEN * 4;
-  await withBufs([nv, nv, N * 4, N * 4, N * 4, N * 4], async ([logits, dlogits, targets, logprob, lse, dlogprob]) => {
+  await withBufs([nv, nv, N * 4, N * 4, N * 4, N * 4, N * 4], async ([logits, dlogits, targets, temperature, logprob, lse, dlogprob]) => {
     const shape = { N, V: V_QWEN };
     const label = `N=${N} V=${V_QWEN}`;
-    const f = await timeGpu(() => logSoftmaxGather({ logits, targets, logprob, lse }, shape), { iters });
+    fill(temperature, 1, N);
+    const f = await timeGpu(() => logSoftmaxGather({ logits, targets, temperature, logprob, lse }, shape), { iters });
     rows.push(row("logsoftmax gather fwd", label, f, gbps(nv, f.ms), reduced));
-    const b = await timeGpu(() => logSoftmaxGatherBackward({ logits, targets, lse, dlogprob, dlogits }, shape), { iters });
+    const b = await timeGpu(() => logSoftmaxGatherBackward({ logits, targets, temperature, lse, dlogprob, dlogits }, shape), { iters });
     rows.push(row("logsoftmax gather bwd", label, b, gbps(2 * nv, b.ms), reduced));
-    const ip = await timeGpu(() => logSoftmaxGatherBackward({ logits: dlogits, targets, lse, dlogprob, dlogits }, shape), { iters });
+    const ip = await timeGpu(() => logSoftmaxGatherBackward({ logits: dlogits, targets, temperature, lse, dlogprob, dlogits }, shape), { iters });
     rows.push(row("logsoftmax gather bwd in place", label, ip, gbps(2 * nv, ip.ms), reduced));
   });
 

@@ -50,7 +50,10 @@ export interface GenerateOptions {
 export interface Generation {
   /** [B, maxNewTokens] sampled ids, pad after a row's stop token. */
   tokens: Int32Array;
-  /** [B, maxNewTokens] log π(token) under the temperature-1 distribution (0 on pads). */
+  /**
+   * [B, maxNewTokens] log-prob of each token under the distribution it was sampled from,
+   * log softmax(logits / temperature) (temperature 1 when greedy), before top-k/top-p truncation; 0 on pads.
+   */
   logprobs: Float32Array;
   /** Tokens per row up to and including its stop token (`steps` when it has none). */
   lengths: Int32Array;

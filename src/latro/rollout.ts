@@ -1,5 +1,8 @@
 // Rollout and scoring of one LaTRO batch: sample K rationales per prompt, cut them at stop tokens and
 // stop sequences, assemble x ⊕ z ⊕ y, and score log π(z|x), log π₀(z|x) and log π(y|x⊕z).
+// Rationales are scored under logits / temperature, the distribution they were sampled from (as
+// TRL's GRPO and verl do), so log π(z|x), the KL term and the policy gradient are on-policy; the
+// answer is scored at temperature 1 (the self-reward is the model's own likelihood of y).
 import { noGrad } from "../autograd/tape.ts";
 import { scopeAsync } from "../autograd/scope.ts";
 import { generate } from "../generate/generate.ts";
@@ -8,10 +11,11 @@ import { truncateResponses } from "../glue/tokens.ts";
 import type { Rng } from "../data/rng.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { tokenBatch } from "../model/batch.ts";
-import { assembleSequences, type AssembledBatch, selectRows, sequenceLogprobs } from "./sequences.ts";
+import { assembleSequences, type AssembledBatch, rowLengths, selectRows, sequenceLogprobs, tokenTemperatures } from "./sequences.ts";
 
 export interface RolloutOptions {
   responseLength: number;
+  /** Sampling temperature (> 0); rationales are also scored at it. */
   temperature: number;
   rolloutBatchSize: number;
   /** Rows per no-grad scoring forward pass. */
@@ -63,11 +67,10 @@ export async function rolloutBatch(
     });
     responses.set(gen.tokens, r0 * L);
   }
-  const cut = truncateResponses(responses, rows, L, o.stopTokenIds, o.stopSeqs, o.pad);
-  const rationaleLen = Int32Array.from(cut.lastKept, (k) => k + 1);
-  const batch = assembleSequences(queries, qLen, cut.tokens, L, rationaleLen, answers, o.pad);
-  const policyScores = await scoreSequences(policy, batch, o.scoreBatchSize, o.pad);
-  const refScores = reference ? await scoreSequences(reference, batch, o.scoreBatchSize, o.pad) : policyScores;
+  const cut = cutRationales(responses, rows, L, o);
+  const batch = assembleSequences(queries, qLen, cut.tokens, L, cut.rationaleLen, answers, o.pad);
+  const policyScores = await scoreSequences(policy, batch, o.scoreBatchSize, o.temperature);
+  const refScores = reference ? await scoreSequences(reference, batch, o.scoreBatchSize, o.temperature) : policyScores;
   return {
     batch,
     responses,
@@ -78,22 +81,48 @@ export async function rolloutBatch(
   };
 }
 
-/** Per-row sums of log π over the rationale and answer ranges, by no-grad forward passes. */
+/**
+ * Rationales from sampled responses [rows, L]: each row cut before its first stop token or stop
+ * sequence (the stop itself is not part of z), pads after the cut. rationaleLen = the cut's index
+ * (0 when the response starts with a stop, L when nothing stopped it).
+ */
+export function cutRationales(
+  responses: Int32Array,
+  rows: number,
+  L: number,
+  o: Pick<RolloutOptions, "stopTokenIds" | "stopSeqs" | "pad">,
+): { tokens: Int32Array; rationaleLen: Int32Array; stopped: Uint8Array } {
+  const cut = truncateResponses(responses, rows, L, o.stopTokenIds, o.stopSeqs, o.pad);
+  return { tokens: cut.tokens, rationaleLen: Int32Array.from(cut.lastKept, (k) => k + 1), stopped: cut.stopped };
+}
+
+/**
+ * Per-row sums of log π over the rationale (at `temperature`) and answer (at 1) ranges, by no-grad
+ * forward passes over `rowsPerPass` rows at a time. Rows go to the passes longest first, so rows of
+ * similar length share a pass and each pass is as long as its longest row.
+ */
 export async function scoreSequences(
   model: Transformer,
   batch: AssembledBatch,
   rowsPerPass: number,
-  pad: number,
+  temperature: number,
 ): Promise<{ rationale: Float64Array; answer: Float64Array }> {
-  const logprobs = new Float32Array(batch.rows * batch.len);
+  const rationale = new Float64Array(batch.rows);
+  const answer = new Float64Array(batch.rows);
+  const lengths = rowLengths(batch);
+  const order = Array.from({ length: batch.rows }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
   for (let r0 = 0; r0 < batch.rows; r0 += rowsPerPass) {
-    const idx = Array.from({ length: Math.min(rowsPerPass, batch.rows - r0) }, (_, j) => r0 + j);
+    const idx = order.slice(r0, r0 + rowsPerPass);
     const sub = selectRows(batch, idx);
     const lp = await scopeAsync(async () => {
-      const tb = tokenBatch(sub.tokens, sub.rows, sub.len, pad);
+      const tb = tokenBatch(sub.tokens, sub.rows, sub.len, sub.pad, tokenTemperatures(sub, temperature));
       return (await noGrad(() => model.logprobs(tb)).toArray()) as Float32Array;
     });
-    logprobs.set(lp, r0 * batch.len);
+    const sums = sequenceLogprobs(sub, lp);
+    idx.forEach((row, j) => {
+      rationale[row] = sums.rationale[j];
+      answer[row] = sums.answer[j];
+    });
   }
-  return sequenceLogprobs(batch, logprobs);
+  return { rationale, answer };
 }

@@ -21,7 +21,7 @@ import { type TrainConfig, type TrainSchedule } from "./config.ts";
 import { updateMetrics, MetricsWriter, summaryLine, type SampleRow, METRIC } from "./metrics.ts";
 import { latroLoss, rolloutRewards } from "./reward.ts";
 import { rolloutBatch, type RolloutOptions } from "./rollout.ts";
-import { selectRows, tokenLossWeights } from "./sequences.ts";
+import { selectRows, tokenLossWeights, tokenTemperatures } from "./sequences.ts";
 import { learningRateAt } from "./schedule.ts";
 import { saveCheckpoint, type TrainerState } from "./checkpoint.ts";
 import { encodePrompts } from "./prompts.ts";
@@ -125,7 +125,7 @@ export async function trainLatro(ctx: TrainerContext, stop: () => boolean): Prom
       sftLosses.push(loss.sftLoss);
       const sub = selectRows(ro.batch, idx);
       await scopeAsync(async () => {
-        const logprobs = policy.logprobs(tokenBatch(sub.tokens, sub.rows, sub.len, ctx.rollout.pad));
+        const logprobs = policy.logprobs(tokenBatch(sub.tokens, sub.rows, sub.len, sub.pad, tokenTemperatures(sub, ctx.rollout.temperature)));
         const weights = tokenLossWeights(sub, loss.rationaleWeights, loss.answerWeights);
         backward(logprobs, Tensor.fromArray(weights, logprobs.shape));
       });

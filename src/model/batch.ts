@@ -1,5 +1,6 @@
-// A batch of left-padded token rows on the GPU: ids, per-token positions, per-row valid start and
-// next-token targets — everything one forward pass reads.
+// A batch of left-padded token rows on the GPU: ids, per-token positions, per-row valid start,
+// next-token targets and (optionally) the temperature each target is scored at — everything one
+// forward pass reads.
 import { Tensor } from "../autograd/tensor.ts";
 import { leftPadOffsets } from "../glue/tokens.ts";
 
@@ -25,11 +26,18 @@ export interface TokenBatch {
    * will reach instead (README, "Phi-3.5 and LongRoPE").
    */
   ropeLength: number;
+  /** [B·T] f32: position t's target is scored under softmax(logits / temperature[t]); absent: 1. */
+  temperature?: Tensor;
 }
 
-/** tokens: [B, T] left-padded ids. */
-export function tokenBatch(tokens: Int32Array, B: number, T: number, pad: number): TokenBatch {
+/** tokens: [B, T] left-padded ids; temperature: [B·T] per-position scoring temperatures (> 0). */
+export function tokenBatch(tokens: Int32Array, B: number, T: number, pad: number, temperature?: Float32Array): TokenBatch {
   if (tokens.length !== B * T) throw new Error(`tokenBatch: ${tokens.length} ids for B=${B} × T=${T}`);
+  if (temperature) {
+    if (temperature.length !== B * T) throw new Error(`tokenBatch: ${temperature.length} temperatures for B=${B} × T=${T}`);
+    const bad = temperature.findIndex((t) => !(t > 0 && Number.isFinite(t)));
+    if (bad >= 0) throw new Error(`tokenBatch: temperature[${bad}] is ${temperature[bad]}, expected a finite number > 0`);
+  }
   const { validStart } = leftPadOffsets(tokens, B, T, pad);
   const ids = new Int32Array(B * T);
   const positions = new Int32Array(B * T);
@@ -50,5 +58,6 @@ export function tokenBatch(tokens: Int32Array, B: number, T: number, pad: number
     validStartHost: validStart,
     targets: Tensor.fromArray(targets, [B * T], "i32"),
     ropeLength: T - Math.min(...validStart),
+    temperature: temperature && Tensor.fromArray(temperature, [B * T]),
   };
 }

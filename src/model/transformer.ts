@@ -93,9 +93,9 @@ export class Transformer {
     return this.forward(batch);
   }
 
-  /** log π(target[t] | tokens ≤ t) for every position [B·T]; 0 where the target is −1. */
+  /** log π(target[t] | tokens ≤ t) for every position [B·T] (at batch.temperature[t]); 0 where the target is −1. */
   logprobs(batch: TokenBatch): Tensor {
-    return tokenLogprobs(this.forward(batch), this.unembedding, batch.targets);
+    return tokenLogprobs(this.forward(batch), this.unembedding, batch.targets, { temperature: batch.temperature });
   }
 
   /**

@@ -1,5 +1,6 @@
 // The AdamW optimizer over a model's parameters: moment buffers per parameter, global-norm clipping
-// computed on the GPU (no readback inside the step), and the state a checkpoint saves.
+// computed on the GPU (no readback inside the step), and the state a checkpoint saves. Weight decay
+// skips biases and norm weights, as Hugging Face's Trainer does (`get_decay_parameter_names`).
 import { acquire, type Buf, release } from "../gpu/buffer.ts";
 import { downloadF32, upload } from "../gpu/recorder.ts";
 import { adamw, gradNormSquares } from "../kernels/adamw.ts";
@@ -10,9 +11,20 @@ export interface AdamWOptions {
   beta1: number;
   beta2: number;
   eps: number;
+  /** Decoupled weight decay of the parameters `decaysWeight` selects (0 for the others). */
   weightDecay: number;
   /** Clip the global gradient norm to this value; 0 = no clipping. */
   maxGradNorm: number;
+}
+
+/**
+ * Whether weight decay applies to the parameter named `name` (an HF name): not to biases nor to
+ * the weights of norm layers (`input_layernorm`, `post_attention_layernorm`, `model.norm`), as
+ * transformers' `get_decay_parameter_names`. Unnamed parameters decay.
+ */
+export function decaysWeight(name: string | undefined): boolean {
+  if (name === undefined) return true;
+  return !/bias|layernorm|rmsnorm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.)/.test(name.toLowerCase());
 }
 
 export class AdamW {
@@ -21,11 +33,13 @@ export class AdamW {
   private readonly m: Buf[];
   private readonly v: Buf[];
   private readonly normSq: Buf;
+  private readonly decays: boolean[];
 
   constructor(
     readonly params: readonly Tensor[],
     readonly options: AdamWOptions,
   ) {
+    this.decays = params.map((p) => decaysWeight(p.name));
     this.m = params.map((p) => zeros(p.size));
     this.v = params.map((p) => zeros(p.size));
     this.normSq = zeros(1);
@@ -46,7 +60,7 @@ export class AdamW {
     for (const { p, i } of withGrad) {
       adamw(
         { param: p.buf, grad: p.grad!.buf, m: this.m[i], v: this.v[i], normSq: clip.normSq },
-        { n: p.size, step: this.step, lr, beta1, beta2, eps, weightDecay, maxNorm: clip.maxNorm },
+        { n: p.size, step: this.step, lr, beta1, beta2, eps, weightDecay: this.decays[i] ? weightDecay : 0, maxNorm: clip.maxNorm },
       );
     }
   }
