@@ -201,7 +201,8 @@ fn matmul_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   }
   for (var i = 0u; i < TM; i++) {
     if (m0 + i < P.M) {
-      let rstd = select(1.0, rstdOf(baseA, m0 + i), NORM);
+      var rstd = 1.0;
+      if (NORM) { rstd = rstdOf(baseA, m0 + i); }   // not select(): that would evaluate rstdOf always
       if (SWIGLU) {
         finish(z, m0 + i, n0, acc[i], acc[TM + i], rstd);
       } else {
@@ -275,6 +276,10 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
   }
   for (var i = 0u; i < RT; i++) {
     let m = mt + ty * RT + i;
-    if (m < P.M) { finish(z, m, nt + 4u * tx, acc[i], accUp[i], select(1.0, rstdOf(baseA, m), NORM)); }
+    if (m < P.M) {
+      var rstd = 1.0;
+      if (NORM) { rstd = rstdOf(baseA, m); }
+      finish(z, m, nt + 4u * tx, acc[i], accUp[i], rstd);
+    }
   }
 }
