@@ -12,7 +12,9 @@
 //
 // Fused variants (override constants; the launcher checks their preconditions):
 //   NORM (not TRANS_A): op(A) = RMSNorm(A)·diag(normW), the RMSNorm of each row of A over its K elements,
-//     rstd = 1/sqrt(mean(A[m]²) + eps): A is read scaled by normW [K] and each row's product scaled by rstd.
+//     rstd = 1/sqrt(mean(A[m]²) + eps): A's blocks are scaled by normW [K] (loaded once per k step) and each
+//     row's product by rstd (matmul_direct sums the squares from the blocks it loads; matmul_tiled re-reads
+//     the row when it stores it).
 //   SWIGLU (TRANS_B): B holds 2N rows [gate; up], and C[m, n] = silu(g)·u with g, u the products with rows n
 //     and N + n (α, and bias [2N] laid out like B's rows, applied to g and u first; then R and C are added).
 //
@@ -96,11 +98,6 @@ fn blockA(base: u32, m: u32, k: u32) -> mat4x4<f32> {
     let i = base + min(k, last4(P.K));
     t = mat4x4<f32>(ldA4(i + min(m, r) * P.lda), ldA4(i + min(m + 1u, r) * P.lda),
                     ldA4(i + min(m + 2u, r) * P.lda), ldA4(i + min(m + 3u, r) * P.lda));
-    if (NORM) {  // scale column k + kk of every row by normW[k + kk] (clamped like the loads; masked below)
-      let c = min(k, last4(P.K));
-      let w = vec4(normW[min(c, P.K - 1u)], normW[min(c + 1u, P.K - 1u)], normW[min(c + 2u, P.K - 1u)], normW[min(c + 3u, P.K - 1u)]);
-      t = mat4x4<f32>(t[0] * w, t[1] * w, t[2] * w, t[3] * w);
-    }
   }
   let z = vec4(0.0);
   let keep = kmask(k);
@@ -126,7 +123,16 @@ fn blockB(base: u32, k: u32, n: u32) -> mat4x4<f32> {
   return mat4x4<f32>(select(z, t[0], keep.x), select(z, t[1], keep.y), select(z, t[2], keep.z), select(z, t[3], keep.w));
 }
 
-// NORM: 1/sqrt(mean(A[m, :]²) + eps) of row m (clamped to a valid row) of A [M, K].
+// NORM: normW[k..k+3] (clamped into range; blockA zeroes columns ≥ K) and a block of op(A) with its
+// column k + kk (element kk of every a_i) scaled by it.
+fn normW4(k: u32) -> vec4<f32> {
+  let c = min(k, last4(P.K));
+  let r = P.K - 1u;
+  return vec4(normW[c], normW[min(c + 1u, r)], normW[min(c + 2u, r)], normW[min(c + 3u, r)]);
+}
+fn scaleCols(a: mat4x4<f32>, w: vec4<f32>) -> mat4x4<f32> { return mat4x4<f32>(a[0] * w, a[1] * w, a[2] * w, a[3] * w); }
+
+// NORM (matmul_tiled): 1/sqrt(mean(A[m, :]²) + eps) of row m (clamped to a valid row) of A [M, K].
 fn rstdOf(base: u32, m: u32) -> f32 {
   let row = base + min(m, P.M - 1u) * P.lda;
   var ss = vec4(0.0);
@@ -181,6 +187,7 @@ fn matmul_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   // Column group g of this invocation: n0 + 4·WG·g; with SWIGLU group 0 is gate and group 1 up of n0.
   let n0 = select(wid.x * WG * TG + lid, wid.x * WG + lid, SWIGLU) * 4u;
   var acc: array<vec4<f32>, TM * TG>;             // acc[g·TM + i]: row m0 + i, column group g
+  var ss: array<f32, TM>;                         // NORM: Σ_k A[m0 + i, k]², from the blocks as they are loaded
   for (var k = 0u; k < P.K; k += 4u) {
     var b: array<mat4x4<f32>, TG>;
     if (SWIGLU) {
@@ -189,8 +196,17 @@ fn matmul_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     } else {
       for (var g = 0u; g < TG; g++) { b[g] = blockB(baseB, k, n0 + 4u * WG * g); }
     }
+    var w = vec4(1.0);
+    if (NORM) { w = normW4(k); }                  // once per k, for all TM rows
     for (var i = 0u; i < TM; i += 4u) {
-      let a = blockA(baseA, m0 + i, k);
+      var a = blockA(baseA, m0 + i, k);
+      if (NORM) {
+        ss[i] += dot(a[0], a[0]);
+        ss[i + 1u] += dot(a[1], a[1]);
+        ss[i + 2u] += dot(a[2], a[2]);
+        ss[i + 3u] += dot(a[3], a[3]);
+        a = scaleCols(a, w);
+      }
       for (var g = 0u; g < TG; g++) {
         acc[g * TM + i] += b[g] * a[0];
         acc[g * TM + i + 1u] += b[g] * a[1];
@@ -202,7 +218,7 @@ fn matmul_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   for (var i = 0u; i < TM; i++) {
     if (m0 + i < P.M) {
       var rstd = 1.0;
-      if (NORM) { rstd = rstdOf(baseA, m0 + i); }   // not select(): that would evaluate rstdOf always
+      if (NORM) { rstd = inverseSqrt(ss[i] / f32(P.K) + P.eps); }   // not select(): it evaluates both sides
       if (SWIGLU) {
         finish(z, m0 + i, n0, acc[i], acc[TM + i], rstd);
       } else {
@@ -239,6 +255,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
         let rb = t % (BM / 4u);
         let k = k0 + 4u * kb;
         As[t] = blockA(baseA, mt + 4u * rb, k);
+        if (NORM) { As[t] = scaleCols(As[t], normW4(k)); }
       } else if (t < NA + NB) {
         let kb = (t - NA) / (BN / 4u);
         let cb = (t - NA) % (BN / 4u);

@@ -78,6 +78,17 @@ const TILED_BN = 64;
 /** The floating-point operations of one call: 2·M·N·K per batch item. */
 export const matmulFlops = (s: Pick<MatmulShape, "M" | "N" | "K" | "batch">) => 2 * s.M * s.N * s.K * (s.batch ?? 1);
 
+/**
+ * Whether the RMSNorm prologue (`normWeight`) pays for a matmul of this shape, against a separate
+ * RMSNorm dispatch: always on GPUs, where it is nearly free; on CPU adapters only for small products,
+ * since there it adds ~20–25% to the matmul's instructions and a dispatch costs ~0.1–0.2 ms (measured
+ * on lavapipe: 16×(2·344)×128 gate/up 0.72 → 0.49 ms fused; 16×(2·4864)×896 57 → 71 ms).
+ */
+export function normProloguePays(s: Pick<MatmulShape, "M" | "N" | "K">): boolean {
+  return !isCpuAdapter() || matmulFlops(s) <= CPU_NORM_PROLOGUE_MAX_FLOPS;
+}
+const CPU_NORM_PROLOGUE_MAX_FLOPS = 8e6;
+
 /** True on CPU Vulkan implementations (lavapipe/llvmpipe, SwiftShader), where matmul_direct is faster. */
 export function isCpuAdapter(): boolean {
   const { info } = gpu();

@@ -3,10 +3,12 @@
 // place. Seven dispatches per layer: the q/k/v projection with its RMSNorm; RoPE of the new q and k at
 // each row's own position with k and v written to cache slot `length`; attention over the row's slots
 // validStart ≤ j ≤ length (split-K partials and their combination); o_proj added into x; gate/up with
-// its RMSNorm and the SwiGLU; down_proj added into x.
+// its RMSNorm and the SwiGLU; down_proj added into x. (Nine on CPU adapters for large models, where
+// the RMSNorms run as their own dispatches: `normProloguePays`.)
 import type { Tensor } from "../autograd/tensor.ts";
 import { attentionDecode } from "../kernels/attention.ts";
-import { matmul } from "../kernels/matmul.ts";
+import { matmul, normProloguePays } from "../kernels/matmul.ts";
+import { rmsnormForward } from "../kernels/rmsnorm.ts";
 import { ropeQkvForward } from "../kernels/rope.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
@@ -21,7 +23,7 @@ export class DecodeOps implements LayerOps {
 
   qkv(x: Tensor, w: LayerWeights): Tensor {
     const { qkv } = this.cache.scratch;
-    normLinearInto(qkv, x, w.inputNorm, w.qkv, this.config.rmsNormEps, w.qkvBias);
+    this.normMatmul(qkv, x, w.inputNorm, w.qkv, w.qkvBias);
     return qkv;
   }
 
@@ -48,15 +50,26 @@ export class DecodeOps implements LayerOps {
 
   gatedUp(x: Tensor, w: LayerWeights): Tensor {
     const { m } = this.cache.scratch;
-    const shape = { M: x.shape[0], N: w.gateUp.shape[0] / 2, K: w.gateUp.shape[1], transB: true, swiglu: true, normEps: this.config.rmsNormEps };
-    matmul({ a: x.buf, b: w.gateUp.buf, c: m.buf, normWeight: w.postNorm.buf }, shape);
+    this.normMatmul(m, x, w.postNorm, w.gateUp, undefined, true);
     return m;
   }
-}
 
-/** out [N, Out] = RMSNorm(x; g) [N, In] · Wᵀ (+ b), one matmul. */
-export function normLinearInto(out: Tensor, x: Tensor, g: Tensor, w: Tensor, eps: number, b?: Tensor): void {
-  matmul({ a: x.buf, b: w.buf, c: out.buf, bias: b?.buf, normWeight: g.buf }, { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true, normEps: eps });
+  /**
+   * out = RMSNorm(x; g)·Wᵀ (+ b), or with `swiglu` the gated product of W's [gate; up] rows: one
+   * matmul with the RMSNorm as its prologue where that pays (normProloguePays), else the RMSNorm into
+   * the scratch h first.
+   */
+  private normMatmul(out: Tensor, x: Tensor, g: Tensor, w: Tensor, b: Tensor | undefined, swiglu = false): void {
+    const eps = this.config.rmsNormEps;
+    const shape = { M: x.shape[0], N: w.shape[0] / (swiglu ? 2 : 1), K: w.shape[1], transB: true, swiglu, normEps: eps };
+    if (normProloguePays(shape)) {
+      matmul({ a: x.buf, b: w.buf, c: out.buf, bias: b?.buf, normWeight: g.buf }, shape);
+      return;
+    }
+    const { h, rstd } = this.cache.scratch;
+    rmsnormForward(h.buf, rstd.buf, x.buf, g.buf, { N: shape.M, C: shape.K, eps });
+    matmul({ a: h.buf, b: w.buf, c: out.buf, bias: b?.buf }, shape);
+  }
 }
 
 /** out [N, Out] = x [N, In] · Wᵀ. */

@@ -16,6 +16,9 @@ import { checkSequenceLength, type ModelConfig } from "./config.ts";
 export interface DecodeScratch {
   /** The residual stream. */
   x: Tensor;
+  /** An RMSNorm's output [B, C] (the final one; the layers' where not fused) and 1/rms [B] (unused). */
+  h: Tensor;
+  rstd: Tensor;
   /** The fused q/k/v projection [B, (Hq + 2·Hkv)·D]. */
   qkv: Tensor;
   /** Rotated queries [B, Hq·D] (the keys and values go to the cache). */
@@ -70,6 +73,8 @@ export class KVCache {
     this.positionsHost = new Int32Array(B);
     this.scratch = {
       x: kept([B, C]),
+      h: kept([B, C]),
+      rstd: kept([B]),
       qkv: kept([B, (numHeads + 2 * numKvHeads) * D]),
       q: kept([B, numHeads * D]),
       a: kept([B, numHeads * D]),
