@@ -20,11 +20,16 @@ let gradEnabled = true;
 
 /** Records an op when grad is enabled and any input requires grad; marks the output accordingly. */
 export function record(op: string, inputs: Tensor[], output: Tensor, backward: Node["backward"]): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  if (willRecord(inputs)) {
     output.requiresGrad = true;
     tape.push({ op, inputs, output, backward });
   }
   return output;
+}
+
+/** Whether an op over `inputs` will be recorded (so it must keep what its backward needs). */
+export function willRecord(inputs: Tensor[]): boolean {
+  return gradEnabled && inputs.some((t) => t.requiresGrad);
 }
 
 export function isGradEnabled(): boolean {

@@ -11,8 +11,9 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
-import type { Tensor } from "../autograd/tensor.ts";
+import { Tensor } from "../autograd/tensor.ts";
 import { downloadF32 } from "../gpu/recorder.ts";
+import { stridedCopy } from "../kernels/copy.ts";
 import { matmul } from "../kernels/matmul.ts";
 import type { ModelConfig } from "./config.ts";
 import {
@@ -25,6 +26,7 @@ import {
   loraBName,
   loraSpecs,
   peftTargetModules,
+  projectionWeight,
   trainable,
 } from "./lora.ts";
 import { readHeader, readTensor, writeSafetensors } from "./safetensors.ts";
@@ -153,17 +155,29 @@ export async function loadAdapter(dir: string, config: ModelConfig): Promise<Lor
 
 /**
  * W += (alpha / r)·B·A in place for every adapted module of `params` (f32 weights of the base model,
- * e.g. loaded with `loadModel(dir)`).
+ * e.g. loaded with `loadModel(dir)`); a projection stacked in a fused weight gets its rows' share.
  */
-export function mergeAdapter(params: ReadonlyMap<string, Tensor>, adapters: LoraAdapters): void {
+export function mergeAdapter(config: ModelConfig, params: ReadonlyMap<string, Tensor>, adapters: LoraAdapters): void {
   for (const s of adapters.specs) {
     const { A, B } = adapters.pairs.get(s.module)!;
     s.parts.forEach((part, j) => {
-      const name = `${s.module.slice(0, s.module.lastIndexOf(".") + 1)}${part.proj}.weight`;
+      const { name, row0 } = projectionWeight(config, s.layer, part.proj);
       const w = params.get(name);
       if (!w) throw new Error(`mergeAdapter: the model has no ${name}`);
       if (w.dtype !== "f32") throw new Error(`mergeAdapter: ${name} is ${w.dtype}; merging needs f32 weights (load the base without freezing)`);
-      matmul({ a: B[j].buf, b: A.buf, c: w.buf }, { M: part.rows, N: s.A[1], K: s.B[1], alpha: adapters.scale, accumulate: true });
+      const In = s.A[1];
+      const shape = { M: part.rows, N: In, K: s.B[1], alpha: adapters.scale, accumulate: true };
+      if (row0 === 0 && part.rows === w.shape[0]) {
+        matmul({ a: B[j].buf, b: A.buf, c: w.buf }, shape);
+        return;
+      }
+      // The part's rows: out to a [rows, in] tensor, the update added there, and back.
+      const rows = new Tensor([part.rows, In]);
+      const span = { rows: 1, cols: part.rows * In, srcStride: 0, dstStride: 0 };
+      stridedCopy(w.buf, rows.buf, { ...span, srcOffset: row0 * In });
+      matmul({ a: B[j].buf, b: A.buf, c: rows.buf }, shape);
+      stridedCopy(rows.buf, w.buf, { ...span, dstOffset: row0 * In });
+      rows.release();
     });
   }
 }

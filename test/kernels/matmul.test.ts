@@ -4,7 +4,7 @@ import { gpu } from "../../src/gpu/device.ts";
 import { upload } from "../../src/gpu/recorder.ts";
 import { isCpuAdapter, matmul, type MatmulShape } from "../../src/kernels/matmul.ts";
 import { fromGpu, randn, relError, setupGpu, toGpu } from "../helpers.ts";
-import { matmulRef, roundBf16, roundF16 } from "../reference/matmul.ts";
+import { fusedLinearRef, matmulRef, roundBf16, roundF16 } from "../reference/matmul.ts";
 
 await setupGpu(); // at load time: the test list depends on the adapter (MAIN below)
 
@@ -209,6 +209,58 @@ test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, acc
     if (!(err <= TOL)) throw new Error(`${OTHER} ${what} M=${s.M} N=${s.N} K=${s.K}: rel error ${err}`);
   }
 }, COMPILE_MS);
+
+/** One fused linear (NT) on random inputs against fusedLinearRef; C pre-filled (checked when accumulating). */
+async function checkFused(
+  s: { M: number; N: number; K: number; swiglu?: boolean; accumulate?: boolean; alpha?: number; variant: "direct" | "tiled" },
+  o: { bias?: boolean; residual?: boolean; norm?: boolean },
+) {
+  const { M, N, K } = s;
+  const rows = s.swiglu ? 2 * N : N;
+  const seed = M * 3 + N * 5 + K * 7;
+  const x = randn(M * K, seed, 2);
+  const w = randn(rows * K, seed + 1, 0.5);
+  const c0 = randn(M * N, seed + 2);
+  const bias = o.bias ? randn(rows, seed + 3) : undefined;
+  const residual = o.residual ? randn(M * N, seed + 4) : undefined;
+  const norm = o.norm ? { w: randn(K, seed + 5), eps: 1e-5 } : undefined;
+  const g = { a: toGpu(x), b: toGpu(w), c: toGpu(c0), bias: bias && toGpu(bias), residual: residual && toGpu(residual), normWeight: norm && toGpu(norm.w) };
+  matmul(g, { ...s, transB: true, normEps: norm?.eps });
+  const got = await fromGpu(g.c);
+  for (const b of Object.values(g)) if (b) release(b);
+  return relError(got, fusedLinearRef(x, w, c0, s, { bias, residual, norm }));
+}
+
+for (const variant of [MAIN, OTHER] as const) {
+  test(`matmul ${variant} fused forms: RMSNorm prologue, SwiGLU epilogue, residual; odd and aligned shapes (rel ≤ ${TOL})`, async () => {
+    // The other kernel (slow to compile on lavapipe) gets one aligned shape spanning several tiles and the
+    // combined cases, which still run every fused path.
+    const shapes: [number, number, number][] = variant === MAIN ? [[1, 1, 1], [3, 5, 7], [17, 33, 9], [8, 12, 16], [20, 140, 36], [130, 70, 41]] : [[132, 68, 40]];
+    for (const [M, N, K] of shapes) {
+      const all: [string, Parameters<typeof checkFused>[0], Parameters<typeof checkFused>[1]][] = [
+        ["norm", { M, N, K, variant }, { norm: true }],
+        ["norm + bias (qkv)", { M, N, K, variant }, { norm: true, bias: true }],
+        ["residual + bias (o_proj)", { M, N, K, variant }, { residual: true, bias: true }],
+        ["accumulate (x += a·Wᵀ)", { M, N, K, variant, accumulate: true }, {}],
+        ["swiglu", { M, N, K, variant, swiglu: true }, {}],
+        ["norm + swiglu + bias, α (gate/up)", { M, N, K, variant, swiglu: true, alpha: 0.5 }, { norm: true, bias: true }],
+        ["swiglu + residual + accumulate", { M, N, K, variant, swiglu: true, accumulate: true }, { residual: true }],
+      ];
+      for (const [what, s, o] of all.filter(([what]) => variant === MAIN || what.includes("+"))) {
+        const err = await checkFused(s, o);
+        if (!(err <= TOL)) throw new Error(`${variant} ${what} M=${M} N=${N} K=${K}: rel error ${err}`);
+      }
+    }
+  }, COMPILE_MS);
+}
+
+test("fused forms: preconditions are errors naming the operand", () => {
+  const a = acquire(256), b = acquire(256), c = acquire(256);
+  expect(() => matmul({ a, b, c }, { M: 2, N: 2, K: 2, swiglu: true })).toThrow("matmul: swiglu needs transB");
+  expect(() => matmul({ a, b, c, normWeight: b }, { M: 2, N: 2, K: 2, transA: true, transB: true })).toThrow("matmul: normWeight");
+  expect(() => matmul({ a, b, c, residual: c }, { M: 2, N: 2, K: 2 })).toThrow("matmul: c must not be the same buffer as residual");
+  expect(() => matmul({ a, b, c, bias: acquire(4) }, { M: 2, N: 2, K: 2, transB: true, swiglu: true })).toThrow("matmul: bias has 4 bytes, expected at least 16 (4 elements)");
+});
 
 test("shape errors name the argument", () => {
   const a = acquire(64), b = acquire(64), c = acquire(64);
