@@ -4,8 +4,8 @@
 // without adapters runs as its fused op (RMSNorm prologue, SwiGLU epilogue, residual operand); an
 // adapted one is a LoRA op over its frozen weight (q/k/v and gate/up: one op over the fused weight,
 // each adapter in its part's columns), after a separate RMSNorm and before a separate SwiGLU. Its
-// dropout acts only in training passes (those given a dropout seed), also inside a checkpointed
-// layer's no-grad forward, so that its recompute matches.
+// dropout acts only in training passes (those given a dropout seed), also in a checkpointed layer's
+// first forward, so that its recompute matches.
 import { ropeAttention } from "../autograd/ops/attention.ts";
 import { linearResidual } from "../autograd/ops/linear.ts";
 import { type LoraAdapter, loraLinear } from "../autograd/ops/lora.ts";

@@ -138,6 +138,19 @@ test("column slices: A and C start at an element offset within wider rows (a fus
   expect(() => matmul({ a, b, c }, { M: 2, N: 4, K: 2, ldc: 8, offsetC: 5 })).toThrow("matmul: offsetC 5 + 4 columns exceeds ldc 8");
 }, COMPILE_MS);
 
+test("a residual is read at C's layout: a column slice (offsetC, ldc) of a wider C gets R's same elements added", async () => {
+  const shape = { M: 5, N: 6, K: 7, transB: true, ldc: 16, offsetC: 3, variant: MAIN } as const;
+  const n = shape.offsetC + shape.M * shape.ldc;
+  const [a, w, c0, r] = [randn(35, 1), randn(42, 2), randn(n, 3), randn(n, 4)];
+  const g = { a: toGpu(a), b: toGpu(w), c: toGpu(c0), residual: toGpu(r) };
+  matmul(g, shape);
+  const got = await fromGpu(g.c);
+  for (const b of Object.values(g)) release(b);
+  const want = matmulRef(a, w, c0, shape);
+  for (let m = 0; m < shape.M; m++) for (let j = 0; j < shape.N; j++) want[shape.offsetC + m * shape.ldc + j] += r[shape.offsetC + m * shape.ldc + j];
+  expect(relError(got, want)).toBeLessThan(TOL);
+}, COMPILE_MS);
+
 test("a result written into a column slice of a wider C leaves the other columns alone", async () => {
   const { got, want } = await check({ M: 7, N: 9, K: 10, ldc: 24, variant: MAIN });
   expect(relError(got, want)).toBeLessThan(TOL); // want keeps c0 outside the slice
@@ -212,19 +225,19 @@ test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, acc
 
 /** One fused linear (NT) on random inputs against fusedLinearRef; C pre-filled (checked when accumulating). */
 async function checkFused(
-  s: { M: number; N: number; K: number; swiglu?: boolean; accumulate?: boolean; alpha?: number; variant: "direct" | "tiled" },
+  s: { M: number; N: number; K: number; swiglu?: boolean; accumulate?: boolean; alpha?: number; bType?: "bf16"; variant: "direct" | "tiled" },
   o: { bias?: boolean; residual?: boolean; norm?: boolean },
 ) {
   const { M, N, K } = s;
   const rows = s.swiglu ? 2 * N : N;
   const seed = M * 3 + N * 5 + K * 7;
   const x = randn(M * K, seed, 2);
-  const w = randn(rows * K, seed + 1, 0.5);
+  const w = round(randn(rows * K, seed + 1, 0.5), s.bType);
   const c0 = randn(M * N, seed + 2);
   const bias = o.bias ? randn(rows, seed + 3) : undefined;
   const residual = o.residual ? randn(M * N, seed + 4) : undefined;
   const norm = o.norm ? { w: randn(K, seed + 5), eps: 1e-5 } : undefined;
-  const g = { a: toGpu(x), b: toGpu(w), c: toGpu(c0), bias: bias && toGpu(bias), residual: residual && toGpu(residual), normWeight: norm && toGpu(norm.w) };
+  const g = { a: toGpu(x), b: toGpuAs(w, s.bType), c: toGpu(c0), bias: bias && toGpu(bias), residual: residual && toGpu(residual), normWeight: norm && toGpu(norm.w) };
   matmul(g, { ...s, transB: true, normEps: norm?.eps });
   const got = await fromGpu(g.c);
   for (const b of Object.values(g)) if (b) release(b);
@@ -232,7 +245,7 @@ async function checkFused(
 }
 
 for (const variant of [MAIN, OTHER] as const) {
-  test(`matmul ${variant} fused forms: RMSNorm prologue, SwiGLU epilogue, residual; odd and aligned shapes (rel ≤ ${TOL})`, async () => {
+  test(`matmul ${variant} fused forms: RMSNorm prologue, SwiGLU epilogue, residual, over f32 and bf16 W; odd and aligned shapes (rel ≤ ${TOL})`, async () => {
     // The other kernel (slow to compile on lavapipe) gets one aligned shape spanning several tiles and the
     // combined cases, which still run every fused path.
     const shapes: [number, number, number][] = variant === MAIN ? [[1, 1, 1], [3, 5, 7], [17, 33, 9], [8, 12, 16], [20, 140, 36], [130, 70, 41]] : [[132, 68, 40]];
@@ -245,6 +258,9 @@ for (const variant of [MAIN, OTHER] as const) {
         ["swiglu", { M, N, K, variant, swiglu: true }, {}],
         ["norm + swiglu + bias, α (gate/up)", { M, N, K, variant, swiglu: true, alpha: 0.5 }, { norm: true, bias: true }],
         ["swiglu + residual + accumulate", { M, N, K, variant, swiglu: true, accumulate: true }, { residual: true }],
+        ["norm + swiglu + bias, bf16 W (frozen gate/up)", { M, N, K, variant, swiglu: true, bType: "bf16" }, { norm: true, bias: true }],
+        ["norm + bias, bf16 W (frozen qkv)", { M, N, K, variant, bType: "bf16" }, { norm: true, bias: true }],
+        ["residual + bias, bf16 W (frozen o_proj)", { M, N, K, variant, bType: "bf16" }, { residual: true, bias: true }],
       ];
       for (const [what, s, o] of all.filter(([what]) => variant === MAIN || what.includes("+"))) {
         const err = await checkFused(s, o);

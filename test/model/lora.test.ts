@@ -8,7 +8,9 @@ import { Tensor } from "../../src/autograd/tensor.ts";
 import { Rng } from "../../src/data/rng.ts";
 import { upload } from "../../src/gpu/recorder.ts";
 import { generate } from "../../src/generate/generate.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
+import { KVCache } from "../../src/model/kv-cache.ts";
 import { parseConfig } from "../../src/model/config.ts";
 import { initModel } from "../../src/model/init.ts";
 import { saveHfDir } from "../../src/model/hfdir.ts";
@@ -99,6 +101,47 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   const fresh = new Transformer(model.config, model.params, initLora(model.config, lora, 8));
   expect(relError(await lp(fresh), refLogprobs(ref, weights, { B, T, tokens: ids, pad: PAD }))).toBeLessThan(2e-5);
 });
+
+test("decoding with adapters on a subset of q/k/v/o/gate/up/down (parts of the fused weights at their columns) gives the forward pass's log-probs", async () => {
+  await setupGpu();
+  const { model } = await tinyModel({ qwen: true, Hq: 4, Hkv: 2, L: 2, V: 31, seed: 16 });
+  const V = model.config.vocabSize;
+  const prompts = [[5, 9, 3], [7, 4]];
+  const { ids, len: Tp } = leftPad(prompts, PAD);
+  const B = prompts.length;
+  const next = [[11, 12, 13, 14], [21, 22, 23, 24]];
+  const steps = next[0].length;
+  const subsets: LoraConfig["targetModules"][] = [["k_proj", "o_proj", "gate_proj"], ["q_proj", "v_proj", "up_proj", "down_proj"]];
+  for (const [i, targetModules] of subsets.entries()) {
+    const policy = await adapted(model, { ...ALL, targetModules }, 30 + i);
+    const cache = new KVCache(model.config, B, Tp + steps, ALL.r);
+    const got: number[][] = [];
+    await scopeAsync(async () => {
+      let logits = policy.prefill(tokenBatch(ids, B, Tp, PAD), cache);
+      for (let s = 0; ; s++) {
+        const l = (await logits.toArray()) as Float32Array;
+        got.push(next.map((row, r) => l[r * V + row[s]] - logSumExp(l.subarray(r * V, (r + 1) * V))));
+        if (s + 1 === steps) break;
+        const t = Tensor.fromArray(next.map((row) => row[s]), [B], "i32");
+        logits = policy.decodeStep(t, cache);
+        t.release();
+      }
+    });
+    cache.dispose();
+    const full = leftPad(prompts.map((p, r) => [...p, ...next[r]]), PAD);
+    const lp = await scopeAsync(async () => (await noGrad(() => policy.logprobs(tokenBatch(full.ids, B, full.len, PAD))).toArray()) as Float32Array);
+    for (let s = 0; s < steps; s++) {
+      const want = Array.from({ length: B }, (_, r) => lp[r * full.len + full.len - steps - 1 + s]);
+      expect(relError(got[s], want), `${targetModules.join(", ")}: step ${s}`).toBeLessThan(1e-5);
+    }
+    policy.adapters!.release();
+  }
+});
+
+const logSumExp = (row: Float32Array) => {
+  const max = Math.max(...row);
+  return max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+};
 
 /**
  * Checks a LoRA model's adapter gradients against the chain rule of the merged model's weight
