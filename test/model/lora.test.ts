@@ -102,19 +102,24 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   expect(relError(await lp(fresh), refLogprobs(ref, weights, { B, T, tokens: ids, pad: PAD }))).toBeLessThan(2e-5);
 });
 
-test("decoding with adapters on a subset of q/k/v/o/gate/up/down (parts of the fused weights at their columns) gives the forward pass's log-probs", async () => {
+test("decoding with adapters on a subset of q/k/v/o/gate/up/down (parts of the fused weights at their columns), and Phi-3's shared A, gives the forward pass's log-probs", async () => {
   await setupGpu();
   const { model } = await tinyModel({ qwen: true, Hq: 4, Hkv: 2, L: 2, V: 31, seed: 16 });
-  const V = model.config.vocabSize;
+  const phi = initModel(phiConfig(), 5, 0.3);
+  const cases: [Transformer, LoraConfig["targetModules"]][] = [
+    [model, ["k_proj", "o_proj", "gate_proj"]],
+    [model, ["q_proj", "v_proj", "up_proj", "down_proj"]],
+    [phi, LORA_TARGET_MODULES],
+  ];
   const prompts = [[5, 9, 3], [7, 4]];
   const { ids, len: Tp } = leftPad(prompts, PAD);
   const B = prompts.length;
   const next = [[11, 12, 13, 14], [21, 22, 23, 24]];
   const steps = next[0].length;
-  const subsets: LoraConfig["targetModules"][] = [["k_proj", "o_proj", "gate_proj"], ["q_proj", "v_proj", "up_proj", "down_proj"]];
-  for (const [i, targetModules] of subsets.entries()) {
-    const policy = await adapted(model, { ...ALL, targetModules }, 30 + i);
-    const cache = new KVCache(model.config, B, Tp + steps, ALL.r);
+  for (const [i, [base, targetModules]] of cases.entries()) {
+    const V = base.config.vocabSize;
+    const policy = await adapted(base, { ...ALL, targetModules }, 30 + i);
+    const cache = new KVCache(base.config, B, Tp + steps, ALL.r);
     const got: number[][] = [];
     await scopeAsync(async () => {
       let logits = policy.prefill(tokenBatch(ids, B, Tp, PAD), cache);
@@ -132,10 +137,11 @@ test("decoding with adapters on a subset of q/k/v/o/gate/up/down (parts of the f
     const lp = await scopeAsync(async () => (await noGrad(() => policy.logprobs(tokenBatch(full.ids, B, full.len, PAD))).toArray()) as Float32Array);
     for (let s = 0; s < steps; s++) {
       const want = Array.from({ length: B }, (_, r) => lp[r * full.len + full.len - steps - 1 + s]);
-      expect(relError(got[s], want), `${targetModules.join(", ")}: step ${s}`).toBeLessThan(1e-5);
+      expect(relError(got[s], want), `${base.config.architecture} ${targetModules.join(", ")}: step ${s}`).toBeLessThan(1e-5);
     }
     policy.adapters!.release();
   }
+  phi.dispose();
 });
 
 const logSumExp = (row: Float32Array) => {
