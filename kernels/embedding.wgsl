@@ -1,3 +1,4 @@
+{{ENABLE}}
 // Token embedding: gather and its deterministic backward (no float atomics).
 //   forward:  out[n, c] = W[ids[n], c]      ids i32 [N], W [V, C], out [N, C]; ids outside [0, V)
 //             give zero rows. One thread per (n, c), WG = 256, grid folded into y. W may exceed one
@@ -13,6 +14,10 @@
 //              it to dW[v, c]. ids outside [0, V) are skipped (ids = −1 leaves a token out). The
 //              launcher zero-fills dW first unless accumulating.
 //
+// W's storage (forward only; a frozen table may stay in its checkpoint dtype): template W_ELEM and W_AT,
+// the load of element j as f32: f32 (W[j]), f16 (f32(W[j]), ENABLE = "enable f16;"), or bf16 packed two per
+// u32 word, element j in the low half of word j/2 for even j, widened exactly by a shift (bf16at).
+//
 // Bindings: forward  0 params, 1 out rw, 2 ids, 3 W (window)
 //           rank     0 params, 1 sorted rw (u32 [N]), 2 ids
 //           scatter  0 params, 1 dW rw (window), 2 sorted, 3 ids, 4 dout
@@ -26,7 +31,7 @@ struct Params { n: u32, N: u32, C: u32, V: u32, row0: u32, rows: u32, first: u32
 
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> ids_f: array<i32>;
-@group(0) @binding(3) var<storage, read> W: array<f32>;
+@group(0) @binding(3) var<storage, read> W: array<{{W_ELEM}}>;
 
 @group(0) @binding(1) var<storage, read_write> sorted_out: array<u32>;
 @group(0) @binding(2) var<storage, read> ids_r: array<i32>;
@@ -37,6 +42,8 @@ struct Params { n: u32, N: u32, C: u32, V: u32, row0: u32, rows: u32, first: u32
 @group(0) @binding(4) var<storage, read> dout: array<f32>;
 
 var<workgroup> tile: array<i32, WG>;
+
+fn bf16at(w: u32, j: u32) -> f32 { return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (j & 1u) == 1u)); }
 
 fn in_window(v: i32) -> bool {
   return v >= 0 && u32(v) < p.V && u32(v) >= p.row0 && u32(v) < p.row0 + p.rows;
@@ -50,7 +57,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let c = e - n * p.C;
   let v = ids_f[n];
   if (in_window(v)) {
-    out[e] = W[(u32(v) - p.row0) * p.C + c];
+    let j = (u32(v) - p.row0) * p.C + c;
+    out[e] = {{W_AT}};
   } else if (p.first != 0u && (v < 0 || u32(v) >= p.V)) {
     out[e] = 0.0;
   }

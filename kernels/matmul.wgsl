@@ -20,8 +20,10 @@
 //
 // Bindings: 0 params; 1 A (read); 2 B (read); 3 C (read_write); 4 bias (read), 5 R (read), 6 normW (read)
 //   (4–6 are dummies when unused).
-// A and B are stored as f32 or f16 (weights; read as f32). Template parameters (src/gpu/kernel.ts):
-//   ENABLE ("enable f16;" or ""), A_ELEM/B_ELEM (f32, f16, vec4<f32>, vec4<f16>) and A4/B4, the load expressions
+// A and B are stored as f32, f16 or bf16 (weights; read as f32). bf16 is packed two per u32 word (element 2j
+// in the low half of word j, as in memory) and widened exactly by a shift (bf16at, bf16x4); its vec4 form
+// reads one vec2<u32> per 4 elements. Template parameters (src/gpu/kernel.ts): ENABLE ("enable f16;" or ""),
+//   A_ELEM/B_ELEM (f32, f16, u32, vec4<f32>, vec4<f16>, vec2<u32>) and A4/B4, the load expressions
 //   of ldA4/ldB4. The vec4 form is used when the launcher has checked that every group of 4
 //   along a contiguous dimension starts 16-byte aligned (ld, strides, offsets and that dimension all multiples of 4).
 //
@@ -76,6 +78,10 @@ const BN = 64u;             // matmul_tiled: tile columns (16 invocations × 4)
 // Elements i..i+3 as f32 (i % 4 == 0 in the vec4 form; the scalar form clamps i+1..i+3 into the binding).
 fn ldA4(i: u32) -> vec4<f32> { return {{A4}}; }
 fn ldB4(i: u32) -> vec4<f32> { return {{B4}}; }
+fn bf16at(w: u32, i: u32) -> f32 { return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u)); }
+fn bf16x4(w: vec2<u32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xffff0000u, w.y << 16u, w.y & 0xffff0000u));
+}
 fn lastA(i: u32) -> u32 { return min(i, arrayLength(&A) - 1u); }
 fn lastB(i: u32) -> u32 { return min(i, arrayLength(&B) - 1u); }
 

@@ -4,6 +4,7 @@
 // gradients are released as soon as their op has been differentiated.
 import { addInPlace } from "../kernels/elementwise.ts";
 import { copy } from "../gpu/recorder.ts";
+import { scope } from "./scope.ts";
 import { Tensor } from "./tensor.ts";
 
 interface Node {
@@ -106,6 +107,40 @@ function accumulate(input: Tensor, g: Tensor): void {
     g.release();
   }
   input.grad = input.kept ? owned.keep() : owned;
+}
+
+/**
+ * Activation checkpointing: y = fn(x) computed without recording (fn's intermediates are freed at
+ * once; only x and y stay), and one tape record whose backward runs fn(x) again with recording and
+ * back-propagates dy through it. `params` are the tensors fn reads that may need gradients: their
+ * gradients accumulate during the recompute, as without checkpointing. fn must be deterministic
+ * (seeded dropout is) and must not modify x. Without grad enabled this is fn(x).
+ */
+export function checkpoint(x: Tensor, params: readonly Tensor[], fn: (x: Tensor) => Tensor): Tensor {
+  if (!gradEnabled) return fn(x);
+  const y = scope(() => noGrad(() => fn(x)));
+  return record("checkpoint", [x, ...params], y, (dy) => {
+    const outer = tape;
+    tape = [];
+    const wasEnabled = gradEnabled;
+    gradEnabled = true;
+    try {
+      return scope(() => {
+        const xr = x.view(x.shape);
+        xr.requiresGrad = x.requiresGrad;
+        const yr = fn(xr);
+        if (!yr.requiresGrad) return [undefined];
+        backward(yr, dy);
+        yr.grad = undefined;
+        const dx = xr.grad;
+        xr.grad = undefined;
+        return [dx];
+      });
+    } finally {
+      tape = outer;
+      gradEnabled = wasEnabled;
+    }
+  });
 }
 
 /** Releases the accumulated gradients of `params`. */

@@ -4,17 +4,17 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runTraining } from "../cli/train.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
+import { runTraining } from "../latro/run.ts";
 import { parseTrainConfig } from "../latro/config.ts";
 import type { Bench } from "./types.ts";
 
-const BUILT_IN = join(import.meta.dir, "..", "..", "models", "latro-tiny");
 
 export const benchLatro: Bench = async ({ quick }) => {
   const out = mkdtempSync(join(tmpdir(), "bench-latro-"));
   const updates = quick ? 2 : 4;
   const config = parseTrainConfig({
-    model: BUILT_IN,
+    model: BUILT_IN_MODEL,
     dataset: "arith",
     output_dir: out,
     per_device_train_batch_size: 8,

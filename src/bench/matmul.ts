@@ -7,24 +7,24 @@ import { acquire, type Buf, release } from "../gpu/buffer.ts";
 import { gpu } from "../gpu/device.ts";
 import { upload } from "../gpu/recorder.ts";
 import { timeGpu } from "../gpu/timing.ts";
-import { isCpuAdapter, matmul, matmulFlops, type MatmulShape } from "../kernels/matmul.ts";
+import { isCpuAdapter, matmul, matmulFlops, type MatmulDType, type MatmulShape } from "../kernels/matmul.ts";
 import { peerMatMul } from "./tfjs-peer.ts";
 import type { Bench, BenchRow } from "./types.ts";
 
-/** A buffer of n values of a fixed pseudo-random pattern in [-0.5, 0.5), as f32 or f16. */
-function filled(n: number, type: "f32" | "f16" = "f32"): Buf {
-  const data = type === "f16" ? new Float16Array(n + (n % 2)) : new Float32Array(n);
+/** A buffer of n values of a fixed pseudo-random pattern in [-0.5, 0.5), as f32, f16 or bf16 (truncated). */
+function filled(n: number, type: MatmulDType = "f32"): Buf {
+  const data = type === "f16" ? new Float16Array(n + (n % 2)) : new Float32Array(n + (n % 2));
   const period = Math.min(n, 4093);
   for (let i = 0; i < period; i++) data[i] = (((i * 2654435761) >>> 0) / 2 ** 31 - 1) * 0.5;
   for (let done = period; done < n; done *= 2) data.copyWithin(done, 0, Math.min(done, n - done));
-  const b = acquire(n * (type === "f16" ? 2 : 4));
-  upload(b, data);
+  const b = acquire(n * (type === "f32" ? 4 : 2));
+  upload(b, type === "bf16" ? Uint16Array.from(new Uint32Array(data.buffer), (u) => u >>> 16) : data);
   return b;
 }
 
 const shapeText = (s: MatmulShape) =>
   `M=${s.M} N=${s.N} K=${s.K}${s.transA ? " Aᵀ" : ""}${s.transB ? " Bᵀ" : ""}` +
-  `${s.aType === "f16" ? " A:f16" : ""}${s.bType === "f16" ? " B:f16" : ""}${s.accumulate ? " +=C" : ""}`;
+  `${s.aType && s.aType !== "f32" ? ` A:${s.aType}` : ""}${s.bType && s.bType !== "f32" ? ` B:${s.bType}` : ""}${s.accumulate ? " +=C" : ""}`;
 
 /** Iterations so that one timed run is about `budgetMs` at an assumed `gflops` (at least 1). */
 const itersFor = (flops: number, budgetMs: number, gflops: number) => Math.max(1, Math.min(20, Math.round(budgetMs / (flops / gflops / 1e6))));

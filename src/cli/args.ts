@@ -1,31 +1,15 @@
-// Command-line flags: numbers parsed strictly, unknown flags rejected; errors name the flag, the value
-// and what is allowed.
+// Command-line flags: numbers parsed strictly (by the same valibot schemas as config fields), unknown
+// flags rejected; errors name the flag, the value and what is allowed.
 import type { ArgsDef } from "citty";
-interface Range {
-  min?: number;
-  max?: number;
-  minExclusive?: boolean;
-}
+import { integerIn, numberIn, parseField, type Range } from "../train/fields.ts";
+/** A number flag, parsed by the schema every config field uses (src/train/fields.ts). */
+export const numberArg = (flag: string, value: unknown, r: Range = {}): number => parseField(flag, value, numberIn(r));
 
-export function numberArg(flag: string, value: unknown, r: Range = {}): number {
-  const x = typeof value === "number" ? value : Number(String(value).trim());
-  const lo = r.min === undefined ? "" : `${r.minExclusive ? ">" : "≥"} ${r.min}`;
-  const hi = r.max === undefined ? "" : `≤ ${r.max}`;
-  const want = [lo, hi].filter(Boolean).join(" and ");
-  const bad =
-    String(value).trim() === "" ||
-    !Number.isFinite(x) ||
-    (r.min !== undefined && (r.minExclusive ? x <= r.min : x < r.min)) ||
-    (r.max !== undefined && x > r.max);
-  if (bad) throw new Error(`${flag}: got ${JSON.stringify(value)}; expected a number${want ? ` ${want}` : ""}`);
-  return x;
-}
+/** An integer flag, parsed by the schema every config field uses (src/train/fields.ts). */
+export const intArg = (flag: string, value: unknown, r: Range = {}): number => parseField(flag, value, integerIn(r));
 
-export function intArg(flag: string, value: unknown, r: Range = {}): number {
-  const x = numberArg(flag, value, r);
-  if (!Number.isInteger(x)) throw new Error(`${flag}: got ${JSON.stringify(value)}; expected an integer`);
-  return x;
-}
+/** The flag of an option's camelCase name: learningRate → --learning-rate. */
+export const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 export function stringArg(flag: string, value: unknown): string {
   if (typeof value !== "string" || value.trim() === "") throw new Error(`${flag}: got ${JSON.stringify(value)}; expected a non-empty value`);

@@ -12,6 +12,7 @@ import { benchLayerOps } from "../bench/layer.ts";
 import { benchGenerate } from "../bench/generate.ts";
 import { benchLatro } from "../bench/latro.ts";
 import { benchDispatch } from "../bench/dispatch.ts";
+import { benchMemory } from "../bench/memory.ts";
 
 const BENCHES: Record<string, Bench> = {
   matmul: benchMatmul,
@@ -21,6 +22,7 @@ const BENCHES: Record<string, Bench> = {
   dispatch: benchDispatch,
   generate: benchGenerate,
   latro: benchLatro,
+  memory: benchMemory,
 };
 
 function table(rows: BenchRow[]): string {
@@ -29,7 +31,7 @@ function table(rows: BenchRow[]): string {
     r.name,
     r.shape,
     r.ms.toFixed(3),
-    `${r.rate.toFixed(1)} ${r.unit}`,
+    `${r.rate.toFixed(r.unit === "GB" ? 2 : 1)} ${r.unit}`,
     r.peer?.name ?? "",
     r.peer ? `${r.peer.rate.toFixed(1)} ${r.unit}` : "",
     r.peer ? `${(r.rate / r.peer.rate).toFixed(2)}x` : "",

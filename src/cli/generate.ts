@@ -1,16 +1,19 @@
-// `bun run generate [--model DIR] [--prompt TEXT] [--chat] [--temperature T] [--top-p P] [--top-k K]
+// `bun run generate [--model DIR] [--adapter DIR] [--prompt TEXT] [--chat] [--temperature T] [--top-p P] [--top-k K]
 //  [--max-new-tokens N] [--seed S]`: prints the continuation; a rate line goes to stderr.
 import { type ArgsDef, defineCommand, runMain } from "citty";
 import { Rng } from "../data/rng.ts";
 import { generate } from "../generate/generate.ts";
 import { encodeChat } from "../tokenizer/chat.ts";
-import { DEFAULT_MODEL, loadRuntime, runCli } from "./runtime.ts";
-import { checkFlags, intArg, numberArg } from "./args.ts";
+import { loadRuntime } from "../model/runtime.ts";
+import { runCli } from "./runtime.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
+import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
 
 export const generateCommand = defineCommand({
   meta: { name: "generate", description: "Generate a continuation of a prompt with a local HF model" },
   args: {
-    model: { type: "string", description: "model directory", default: DEFAULT_MODEL },
+    model: { type: "string", description: "model directory (the base model with --adapter)", default: BUILT_IN_MODEL },
+    adapter: { type: "string", description: "a PEFT LoRA adapter directory (e.g. a LoRA run's checkpoint) applied over --model" },
     prompt: { type: "string", description: "prompt text (empty: start from BOS)", default: "" },
     chat: { type: "boolean", description: "wrap the prompt in the model's chat template as a user message", default: false },
     temperature: { type: "string", description: "sampling temperature; 0 = greedy", default: "1" },
@@ -28,7 +31,7 @@ export const generateCommand = defineCommand({
       const topK = intArg("--top-k", args["top-k"], { min: 0 });
       const maxNewTokens = intArg("--max-new-tokens", args["max-new-tokens"], { min: 1 });
       const seed = intArg("--seed", args.seed, { min: 0 });
-      const { model, tokenizer } = await loadRuntime(args.model, { verbose: args.verbose });
+      const { model, tokenizer } = await loadRuntime(args.model, { verbose: args.verbose, adapter: args.adapter === undefined ? undefined : stringArg("--adapter", args.adapter) });
       let ids: number[];
       if (args.chat) {
         if (!tokenizer.chatTemplate) throw new Error(`--chat: ${args.model} has no chat template (tokenizer_config.json chat_template)`);

@@ -17,7 +17,7 @@ type Row = Record<string, unknown>;
 
 /** What the report charts: per chart, its series' metric names, a scale for display, and which way is better. */
 const CHARTS: { title: string; scale?: number; series: [metric: string, better?: "max" | "min"][] }[] = [
-  { title: "Reward", series: [[METRIC.rlhfReward, "max"], [METRIC.evalReward, "max"]] },
+  { title: "Reward", series: [[METRIC.rlhfReward, "max"]] },
   { title: "KL penalty", series: [[METRIC.klPenalty, "max"]] },
   { title: "Rationale length (tokens)", series: [[METRIC.avgRationaleLength]] },
   { title: "Finished thoughts (%)", scale: 100, series: [[METRIC.percFinishedThoughts, "max"]] },
@@ -103,7 +103,7 @@ function stepRange(rows: readonly Row[]): [number, number] {
 
 function runFacts(dir: string, rows: readonly Row[], samples: number): [string, string][] {
   const training = rows.filter((r) => typeof r[METRIC.rlhfReward] === "number");
-  const evaluations = rows.filter((r) => typeof r[METRIC.zeroShotAcc] === "number" || typeof r[METRIC.evalReward] === "number");
+  const evaluations = rows.filter((r) => typeof r[METRIC.zeroShotAcc] === "number");
   const last = (key: string) => training.findLast((r) => typeof r[key] === "number")?.[key] as number | undefined;
   const facts: [string, string][] = [
     ["run", dir],
@@ -116,6 +116,13 @@ function runFacts(dir: string, rows: readonly Row[], samples: number): [string, 
   const episode = last(METRIC.episode), epoch = last(METRIC.epoch);
   if (episode !== undefined) facts.push(["episodes", String(episode)]);
   if (epoch !== undefined) facts.push(["epochs", epoch.toFixed(2)]);
+  // Model selection at the end of the run: the final model and checkpoint-best on the test split.
+  const test = rows.findLast((r) => typeof r[METRIC.testAcc] === "number");
+  const percent = (x: unknown) => `${(100 * (x as number)).toFixed(1)}%`;
+  if (test) facts.push([`test accuracy, final model (step ${test[METRIC.step]})`, percent(test[METRIC.testAcc])]);
+  if (test && typeof test[METRIC.testAccBest] === "number") {
+    facts.push([`test accuracy, checkpoint-best (step ${test[METRIC.bestStep]}, best validation accuracy)`, percent(test[METRIC.testAccBest])]);
+  }
   return facts;
 }
 

@@ -1,8 +1,9 @@
 // `bun run sft --dataset gsm8k [--model DIR] [--output-dir DIR] [--<flag> value …]`: LaTRO's SFT
 // baseline (scripts/sft_baseline.py): supervised training on query → gold rationale + "The answer is N."
 // (src/sft/examples.ts), loss on the target tokens only. Metrics go to OUTPUT_DIR/metrics.jsonl, the
-// final model into OUTPUT_DIR (an HF directory `bun run eval --model OUTPUT_DIR` loads); `--eval`
-// then reports greedy accuracy on the validation split. SIGINT finishes the update, saves and exits.
+// final model into OUTPUT_DIR (an HF directory `bun run eval --model OUTPUT_DIR` loads), checkpoints
+// into OUTPUT_DIR/checkpoint-<step> (`--checkpoint-path` resumes exactly); `--eval` then reports
+// greedy accuracy on the validation split. Ctrl-C finishes the update, saves a checkpoint and exits 130.
 //
 // Defaults are the original's: learning rate 5e-7, 1 epoch, batch 16 × 1, no gradient clipping
 // (max_grad_norm=False), no warmup or weight decay, seed 42, sequences cut at 1024 tokens (TRL's
@@ -14,22 +15,31 @@
 //     it names a response template for, and trains on whole sequences otherwise);
 //   - the original also computes the test-split loss every epoch and keeps the best epoch; we keep
 //     the last.
+// A new run refuses a non-empty --output-dir unless --overwrite-output-dir.
 import { defineCommand, runMain, type ArgsDef } from "citty";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { evaluateModel } from "../eval/evaluate.ts";
 import { loadDataset } from "../data/registry.ts";
-import { MetricsWriter, METRIC } from "../latro/metrics.ts";
+import { METRIC } from "../latro/metrics.ts";
 import { sftDataset } from "../sft/examples.ts";
-import { trainSft, type SftConfig } from "../sft/sft.ts";
-import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
-import { ProgressBar } from "./progress.ts";
-import { DEFAULT_MODEL, loadRuntime, runCli } from "./runtime.ts";
+import { sftSchedule, trainSft, type SftConfig } from "../sft/sft.ts";
+import { MetricsWriter } from "../train/metrics-writer.ts";
+import { prepareOutputDir } from "../train/output-dir.ts";
+import { ProgressBar } from "../train/progress.ts";
+import { openCheckpoint } from "../train/resume.ts";
+import { checkFlags, flagOf, intArg, numberArg, stringArg } from "./args.ts";
+import { loadRuntime } from "../model/runtime.ts";
+import { runCli } from "./runtime.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
 
 export const sftArgs = {
-  model: { type: "string", description: "model directory to fine-tune", default: DEFAULT_MODEL },
+  model: { type: "string", description: "model directory to fine-tune", default: BUILT_IN_MODEL },
   dataset: { type: "string", description: "gsm8k, gsm8k_8shot, arith, arith:SPEC, arc_challenge, jsonl:PATH", default: "gsm8k" },
   "output-dir": { type: "string", description: "metrics.jsonl, checkpoints and the final model", default: "runs/sft" },
+  "overwrite-output-dir": { type: "boolean", description: "remove an earlier run's files in --output-dir first (a new run refuses a non-empty one)", default: false },
+  "checkpoint-path": { type: "string", description: "resume from this checkpoint (or output directory: its newest checkpoint)" },
+  "allow-config-change": { type: "boolean", description: "resume even when flags that change the run differ from the checkpoint's", default: false },
   "learning-rate": { type: "string", description: "peak learning rate", default: "5e-7" },
   "num-train-epochs": { type: "string", description: "passes over the training split", default: "1" },
   "per-device-train-batch-size": { type: "string", description: "sequences per micro-batch", default: "16" },
@@ -39,7 +49,7 @@ export const sftArgs = {
   "weight-decay": { type: "string", description: "AdamW weight decay", default: "0" },
   "max-grad-norm": { type: "string", description: "clip the global gradient norm to this (0 = no clipping)", default: "0" },
   seed: { type: "string", description: "seed of the data order", default: "42" },
-  "save-steps": { type: "string", description: "save OUTPUT_DIR/checkpoint-<step> every N updates (0 = final model only)", default: "0" },
+  "save-steps": { type: "string", description: "save OUTPUT_DIR/checkpoint-<step> every N updates (0 = only after the last update, as every value also does)", default: "0" },
   "logging-steps": { type: "string", description: "print a summary line every N updates", default: "10" },
   "group-by-length": { type: "boolean", description: "batch sequences of similar length together (less padding)", default: false },
   eval: { type: "boolean", description: "greedy accuracy on the validation split after training", default: false },
@@ -52,6 +62,9 @@ export const sftArgs = {
 export interface SftOptions extends SftConfig {
   model: string;
   dataset: string;
+  overwriteOutputDir: boolean;
+  checkpointPath: string | null;
+  allowConfigChange: boolean;
   eval: boolean;
   evalBatchSize: number;
   maxNewTokens: number;
@@ -67,6 +80,9 @@ export function parseSftArgs(args: Record<string, unknown>): SftOptions {
     model: str("model"),
     dataset: str("dataset"),
     outputDir: str("output-dir"),
+    overwriteOutputDir: args["overwrite-output-dir"] === true,
+    checkpointPath: args["checkpoint-path"] === undefined ? null : str("checkpoint-path"),
+    allowConfigChange: args["allow-config-change"] === true,
     learningRate: numberArg("--learning-rate", args["learning-rate"], { min: 0, minExclusive: true }),
     numTrainEpochs: intArg("--num-train-epochs", args["num-train-epochs"], { min: 1 }),
     perDeviceTrainBatchSize: intArg("--per-device-train-batch-size", args["per-device-train-batch-size"], { min: 1 }),
@@ -87,13 +103,37 @@ export function parseSftArgs(args: Record<string, unknown>): SftOptions {
   };
 }
 
-export async function runSft(o: SftOptions): Promise<void> {
+/** Options that do not change what the run computes: a resumed run may change them. */
+export const SFT_UNTRACKED: readonly (keyof SftOptions)[] = [
+  "outputDir",
+  "overwriteOutputDir",
+  "checkpointPath",
+  "allowConfigChange",
+  "saveSteps",
+  "loggingSteps",
+  "eval",
+  "evalBatchSize",
+  "maxNewTokens",
+  "verbose",
+];
+
+/** Whether the run was interrupted by Ctrl-C (after saving a checkpoint). */
+export async function runSft(o: SftOptions): Promise<{ interrupted: boolean }> {
   const limited = <T>(xs: readonly T[]) => (o.limit > 0 ? xs.slice(0, o.limit) : xs);
   let train;
   try {
     train = limited(sftDataset(o.dataset, "train").examples);
   } catch (e) {
     throw new Error(`--dataset ${o.dataset}: ${(e as Error).message}`);
+  }
+  prepareOutputDir(o.outputDir, { flag: "--output-dir", overwrite: o.overwriteOutputDir, resuming: o.checkpointPath !== null });
+  const resume = o.checkpointPath === null
+    ? null
+    : await openCheckpoint({ checkpointPath: o.checkpointPath, config: o, untracked: SFT_UNTRACKED, allowConfigChange: o.allowConfigChange, fieldName: flagOf });
+  const total = sftSchedule(o, train.length).lr.totalSteps;
+  if (resume && resume.step >= total) {
+    console.error(`${resume.dir} is at update ${resume.step} of ${total}: the run is finished, nothing to do`);
+    return { interrupted: false };
   }
   const { model, tokenizer, modelDir } = await loadRuntime(o.model, { verbose: o.verbose });
   if (o.maxLength > model.config.maxPositionEmbeddings) {
@@ -102,15 +142,9 @@ export async function runSft(o: SftOptions): Promise<void> {
   const metrics = new MetricsWriter(o.outputDir);
   writeFileSync(join(o.outputDir, "sft_args.json"), JSON.stringify(o, null, 2));
   console.error(`SFT on ${o.dataset}: ${train.length} train examples, model ${modelDir}, output ${o.outputDir}`);
-  let interrupted = false;
-  process.on("SIGINT", () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    console.error("\nSIGINT: finishing this update, then saving the model (Ctrl-C again to abort)");
-  });
-  const steps = await trainSft({ config: o, model, tokenizer, train, tokenizerDir: modelDir, metrics }, () => interrupted);
-  console.error(`saved the model after ${steps} updates to ${o.outputDir}`);
-  if (interrupted) process.exit(130);
+  const result = await trainSft({ config: o, model, tokenizer, train, tokenizerDir: modelDir, metrics, resume, savedConfig: o });
+  if (result.interrupted) return result;
+  console.error(`saved the model after ${result.step} updates to ${o.outputDir}`);
   if (o.eval) {
     const full = loadDataset(o.dataset, "val");
     const validation = { ...full, examples: limited(full.examples) };
@@ -121,16 +155,19 @@ export async function runSft(o: SftOptions): Promise<void> {
       onBatch: (done) => bar.set(done),
     });
     bar.done();
-    metrics.write({ [METRIC.zeroShotAcc]: ev.greedy.accuracy, [METRIC.step]: steps });
+    metrics.write({ [METRIC.zeroShotAcc]: ev.greedy.accuracy, [METRIC.step]: result.step });
     console.log(JSON.stringify({ dataset: o.dataset, split: "val", examples: ev.greedy.total, accuracy: ev.greedy.accuracy }));
   }
+  return result;
 }
 
 export const sftCommand = defineCommand({
   meta: { name: "sft", description: "LaTRO's SFT baseline: supervised training on gold rationales + answers" },
   args: sftArgs,
   async run({ args }) {
-    await runCli(() => runSft(parseSftArgs(args as Record<string, unknown>)));
+    await runCli(async () => {
+      if ((await runSft(parseSftArgs(args as Record<string, unknown>))).interrupted) process.exit(130);
+    });
   },
 });
 

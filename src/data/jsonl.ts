@@ -5,16 +5,23 @@
 // chain-of-thought trigger, not yet chat-templated), `responses` (the answer text y, e.g.
 // "The answer is 42.", without an end token) and `groundtruth` (string or number). Other columns are
 // ignored. PATH is relative to the working directory; a `{split}` in it is replaced by the requested
-// split ("train", "val", "test"), otherwise the one file serves whichever split is asked for.
-// Groundtruths that all read as numbers are compared numerically, others as text.
+// split ("train", "val", "test"). Without `{split}` the one file is a training set: `val` is a
+// seeded hold-out of JSONL_VAL_FRACTION of its rows (at most JSONL_VAL_MAX, at least 1; said in the
+// log), `train` the other rows, and `test` does not exist (MissingSplitError): a test set has to be
+// given explicitly, as PATH with `{split}`. Groundtruths that all read as numbers (over the whole
+// file) are compared numerically, others as text.
 import { readFileSync } from "node:fs";
 import type { Dataset, LatroExample } from "./example.ts";
 import { canonicalNumber } from "./number.ts";
 import { userPrompt } from "./prompts.ts";
-import type { Split } from "./split.ts";
+import { holdOut, MissingSplitError, type Split } from "./split.ts";
 
 export const JSONL_PREFIX = "jsonl:";
 export const JSONL_COLUMNS = ["queries", "responses", "groundtruth"] as const;
+/** A file without `{split}`: the share of its rows held out as `val`, at most JSONL_VAL_MAX, by a fixed seed. */
+export const JSONL_VAL_FRACTION = 0.1;
+export const JSONL_VAL_MAX = 200;
+export const JSONL_VAL_SEED = 20241106;
 
 export interface JsonlRow {
   /** 1-based line number in the file. */
@@ -68,7 +75,15 @@ export function loadJsonlDataset(name: string, split: Split): Dataset {
   if (!name.startsWith(JSONL_PREFIX) || name.length === JSONL_PREFIX.length) {
     throw new Error(`loadJsonlDataset: name must be "${JSONL_PREFIX}PATH", got "${name}"`);
   }
-  const path = name.slice(JSONL_PREFIX.length).replaceAll("{split}", split);
+  const pattern = name.slice(JSONL_PREFIX.length);
+  const perSplit = pattern.includes("{split}");
+  if (!perSplit && split === "test") {
+    throw new MissingSplitError(
+      `${name} has no test split: the file without {split} is split into train and a held-out val only; ` +
+        `give the test set explicitly as jsonl:PATH with {split} (PATH.train / .val / .test files)`,
+    );
+  }
+  const path = pattern.replaceAll("{split}", split);
   const rows = readJsonl(path);
   if (rows.length === 0) throw new Error(`${path}: no rows (expected columns ${JSONL_COLUMNS.join(", ")})`);
   const examples: LatroExample[] = rows.map((row) => ({
@@ -78,7 +93,20 @@ export function loadJsonlDataset(name: string, split: Split): Dataset {
     groundtruth: groundtruthColumn(row, path),
   }));
   const numeric = examples.every((e) => canonicalNumber(e.groundtruth) !== null);
-  return { name, split, answerKind: numeric ? "number" : "text", examples };
+  const answerKind = numeric ? "number" : "text";
+  if (perSplit) return { name, split, answerKind, examples };
+  if (examples.length < 2) throw new Error(`${path}: ${examples.length} row; a file without {split} needs at least 2, to hold out a validation row`);
+  const count = Math.min(JSONL_VAL_MAX, Math.max(1, Math.round(JSONL_VAL_FRACTION * examples.length)));
+  const { kept, held } = holdOut(examples, count, JSONL_VAL_SEED);
+  announceHoldOut(path, kept.length, held.length);
+  return { name, split, answerKind, examples: split === "val" ? held : kept };
+}
+
+const announced = new Set<string>();
+function announceHoldOut(path: string, train: number, val: number): void {
+  if (announced.has(path)) return;
+  announced.add(path);
+  console.error(`${path} (no {split} in the name): ${val} rows held out as validation by a fixed seed, ${train} for training; no test split`);
 }
 
 function groundtruthColumn(row: JsonlRow, path: string): string {

@@ -30,3 +30,11 @@ export function holdOut<T>(items: readonly T[], count: number, seed: number): { 
     held: items.filter((_, i) => isHeld[i]),
   };
 }
+
+/** A dataset that has no file for the split asked for (e.g. `jsonl:PATH` without `{split}` asked for test). */
+export class MissingSplitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MissingSplitError";
+  }
+}

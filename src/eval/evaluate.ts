@@ -5,11 +5,11 @@
 import type { Dataset } from "../data/example.ts";
 import { Rng } from "../data/rng.ts";
 import { generate } from "../generate/generate.ts";
+import { encodeQuery, leftPad } from "../generate/prompts.ts";
 import { repeatedPrompts } from "../generate/repeated-prompts.ts";
-import { encodeQuery, leftPad } from "../latro/prompts.ts";
 import type { Transformer } from "../model/transformer.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { type Score, scoreDataset } from "./score.ts";
+import { type ExampleScore, type Score, scoreDataset, scoreExample } from "./score.ts";
 
 export interface EvaluateOptions {
   batchSize: number;
@@ -19,6 +19,8 @@ export interface EvaluateOptions {
   majTemperature?: number;
   seed?: number;
   onBatch?: (done: number, total: number) => void;
+  /** Each question's score as soon as its completions are in: phase "greedy", then "maj@k". */
+  onExample?: (phase: string, index: number, score: ExampleScore) => void;
 }
 
 export interface Evaluation {
@@ -29,7 +31,8 @@ export interface Evaluation {
 export async function evaluateModel(model: Transformer, tokenizer: Tokenizer, dataset: Dataset, o: EvaluateOptions): Promise<Evaluation> {
   const queries = dataset.examples.map((e) => encodeQuery(tokenizer, e));
   const rng = new Rng(o.seed ?? 0);
-  const complete = async (k: number, temperature: number): Promise<string[][]> => {
+  const complete = async (k: number, temperature: number, phase: string): Promise<string[][]> => {
+    let reported = 0;
     const rows = queries.flatMap((q) => Array<number[]>(k).fill(q));
     const texts: string[] = [];
     for (let r0 = 0; r0 < rows.length; r0 += o.batchSize) {
@@ -49,10 +52,13 @@ export async function evaluateModel(model: Transformer, tokenizer: Tokenizer, da
         texts.push(tokenizer.decode(row, { skipSpecialTokens: true }));
       }
       o.onBatch?.(Math.min(r0 + o.batchSize, rows.length), rows.length);
+      for (; o.onExample && (reported + 1) * k <= texts.length; reported++) {
+        o.onExample(phase, reported, scoreExample(dataset.examples[reported], dataset.answerKind, texts.slice(reported * k, (reported + 1) * k)));
+      }
     }
     return queries.map((_, i) => texts.slice(i * k, (i + 1) * k));
   };
-  const greedy = scoreDataset(dataset, await complete(1, 0));
+  const greedy = scoreDataset(dataset, await complete(1, 0, "greedy"));
   const majK = o.majK ?? 0;
-  return majK > 0 ? { greedy, maj: scoreDataset(dataset, await complete(majK, o.majTemperature ?? 0.7)) } : { greedy };
+  return majK > 0 ? { greedy, maj: scoreDataset(dataset, await complete(majK, o.majTemperature ?? 0.7, `maj@${majK}`)) } : { greedy };
 }

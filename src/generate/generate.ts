@@ -76,7 +76,7 @@ export async function generate(model: Transformer, prompts: Int32Array, P: numbe
   const B = P * K;
   const V = c.vocabSize;
 
-  const cache = new KVCache(c, B, Tp + L);
+  const cache = new KVCache(c, B, Tp + L, model.adapters?.lora.r);
   try {
     return await scopeAsync(async () => {
       const outTokens = new Tensor([B, L], "i32");

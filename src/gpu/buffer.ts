@@ -3,6 +3,8 @@
 // Every tensor's storage is a `Buf`: a GPUBuffer (STORAGE | COPY_SRC | COPY_DST) whose capacity is
 // the size class of the requested byte length. Size classes are 2^(k/4) rounded up to 256 bytes, so a
 // pooled buffer wastes at most ~19% and a released buffer is reused by the next request of its class.
+// Buffers that live for the whole run (weights, optimizer moments) ask for an exact size instead
+// (`acquire(bytes, { exact: true })`: rounded up to 256 bytes only), since they are never reused.
 // Nothing is freed by GC: owners call `release` (the autograd tape does this deterministically).
 //
 // Tensors larger than the device's maxStorageBufferBindingSize (128 MiB on lavapipe) are one Buf up
@@ -31,11 +33,16 @@ export function sizeClass(bytes: number): number {
   return c;
 }
 
+/** Bytes a buffer of `bytes` takes: its size class, or with `exact` the next multiple of 256. */
+export function capacityOf(bytes: number, exact = false): number {
+  return exact ? Math.max(256, Math.ceil(bytes / 256) * 256) : sizeClass(Math.max(bytes, 4));
+}
+
 /** A buffer of at least `bytes` bytes (contents undefined) from the pool, or a new one. */
-export function acquire(bytes: number): Buf {
+export function acquire(bytes: number, opts: { exact?: boolean } = {}): Buf {
   if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`acquire: bytes must be a non-negative integer, got ${bytes}`);
   const { device, limits } = gpu();
-  const capacity = sizeClass(Math.max(bytes, 4));
+  const capacity = capacityOf(bytes, opts.exact);
   if (capacity > limits.maxBufferSize) {
     throw new Error(
       `acquire: ${bytes} bytes exceeds this adapter's maxBufferSize (${limits.maxBufferSize}); split the tensor (smaller batch or sequence length)`,

@@ -7,7 +7,8 @@
 //   backward, input gradient    dx[BT, in]  = dy[BT, out] · W[out, in]      NN  (M=BT, N=in,  K=out)
 //   backward, weight gradient   dW[out, in] += dy[BT, out]ᵀ · x[BT, in]     TN  (M=out, N=in, K=BT), accumulate
 //
-// A and B may be stored as f16 (weights) where the adapter has shader-f16; C and bias are f32.
+// A and B may be stored as f16 (weights, where the adapter has shader-f16) or bf16 (weights, any adapter:
+// pairs packed in u32 words, widened exactly by a shift); C and bias are f32.
 // Variants, picked here: vec4 loads when every group of 4 along a contiguous dimension is aligned, else
 // scalar loads; `matmul_tiled` (workgroup-memory tiles) on GPUs, `matmul_direct` on CPU Vulkan (lavapipe),
 // where workgroup memory and barriers cost more than they save (see the kernel header).
@@ -20,7 +21,7 @@ import { kernel } from "../gpu/kernel.ts";
 import { type Binding, dispatch } from "../gpu/recorder.ts";
 import { checkDims, checkDistinct, checkSize, params } from "./launch.ts";
 
-export type MatmulDType = "f32" | "f16";
+export type MatmulDType = "f32" | "f16" | "bf16";
 
 export interface MatmulShape {
   M: number;
@@ -40,11 +41,19 @@ export interface MatmulShape {
   lda?: number;
   ldb?: number;
   ldc?: number;
+  /**
+   * Elements from the start of A's / C's buffer to its first element (default 0): a column slice of
+   * wider rows, e.g. one projection's columns of a fused [N, q + k + v] output, and/or whole rows
+   * skipped, e.g. one projection's rows of a fused weight; (offset mod the row stride) + the row's
+   * columns must fit in its row stride.
+   */
+  offsetA?: number;
+  offsetC?: number;
   /** Add the product into C instead of overwriting it (gradient accumulation). */
   accumulate?: boolean;
   /** Scale of the product (not of bias or the accumulated C); default 1. */
   alpha?: number;
-  /** Storage type of A / B (f16 needs shader-f16); default f32. */
+  /** Storage type of A / B (f16 needs shader-f16; bf16 is read exactly on any adapter); default f32. */
   aType?: MatmulDType;
   bType?: MatmulDType;
   /** Kernel choice; default by adapter ("direct" on CPU Vulkan, else "tiled"). */
@@ -111,11 +120,11 @@ export function matmul({ a, b, c, bias, residual, normWeight }: MatmulOperands, 
   const bType = shape.bType ?? "f32";
   checkDims("matmul", { M, N, K, batch });
   for (const [name, t] of [["aType", aType], ["bType", bType]] as const) {
-    if (t !== "f32" && t !== "f16") throw new Error(`matmul: ${name} must be "f32" or "f16", got ${t}`);
+    if (t !== "f32" && t !== "f16" && t !== "bf16") throw new Error(`matmul: ${name} must be "f32", "f16" or "bf16", got ${t}`);
     if (t === "f16" && !gpu().hasF16) throw new Error(`matmul: ${name} "f16" needs the shader-f16 feature, which this adapter lacks`);
   }
-  const eA = aType === "f16" ? 2 : 4;
-  const eB = bType === "f16" ? 2 : 4;
+  const eA = aType === "f32" ? 4 : 2;
+  const eB = bType === "f32" ? 4 : 2;
   // Stored shapes: A [ra, ca], B [rb, cb], C [M, N].
   const [ra, ca] = transA ? [K, M] : [M, K];
   const [rb, cb] = transB ? [(swiglu ? 2 : 1) * N, K] : [K, N];
@@ -127,10 +136,15 @@ export function matmul({ a, b, c, bias, residual, normWeight }: MatmulOperands, 
   const sC = shape.strideC ?? M * ldc;
   checkDims("matmul", { lda, ldb, ldc }, { lda: ca, ldb: cb, ldc: N });
   checkDims("matmul", { strideA: sA, strideB: sB, strideC: sC }, 0);
+  const offsetA = shape.offsetA ?? 0;
+  const offsetC = shape.offsetC ?? 0;
+  checkDims("matmul", { offsetA, offsetC }, 0);
+  if ((offsetA % lda) + ca > lda) throw new Error(`matmul: offsetA ${offsetA} (column ${offsetA % lda}) + ${ca} columns exceeds lda ${lda}`);
+  if ((offsetC % ldc) + N > ldc) throw new Error(`matmul: offsetC ${offsetC} (column ${offsetC % ldc}) + ${N} columns exceeds ldc ${ldc}`);
   if (batch > 1 && sC < M * ldc) throw new Error(`matmul: strideC ${sC} makes batch items of C overlap (need ≥ ${M * ldc})`);
   // Elements each operand must hold: the last element of the last batch item, + 1.
   const extent = (rows: number, ld: number, cols: number, stride: number) => (batch - 1) * stride + (rows - 1) * ld + cols;
-  const [nA, nB, nC] = [extent(ra, lda, ca, sA), extent(rb, ldb, cb, sB), extent(M, ldc, N, sC)];
+  const [nA, nB, nC] = [offsetA + extent(ra, lda, ca, sA), extent(rb, ldb, cb, sB), offsetC + extent(M, ldc, N, sC)];
   checkSize("matmul", "a", a, nA, eA);
   checkSize("matmul", "b", b, nB, eB);
   checkSize("matmul", "c", c, nC);
@@ -169,7 +183,7 @@ export function matmul({ a, b, c, bias, residual, normWeight }: MatmulOperands, 
 
   // vec4 loads need every group of 4 along the contiguous dimensions (and every window offset) aligned.
   const steps = [mWin, nWin, kWin].map((w) => (w.length > 1 ? w[0].rows : 0));
-  const vec = [ca, lda, sA, cb, ldb, sB, ...steps].every((v) => v % 4 === 0);
+  const vec = [ca, lda, sA, offsetA, cb, ldb, sB, ...steps].every((v) => v % 4 === 0);
   const pipeline = kernel("matmul", {
     entry: variant === "direct" ? "matmul_direct" : "matmul_tiled",
     constants: {
@@ -193,13 +207,13 @@ export function matmul({ a, b, c, bias, residual, normWeight }: MatmulOperands, 
       for (const kw of kWin) {
         // Each operand: a window of its storage rows when its row dimension is split, else the whole
         // tensor; the remaining (row, column) start goes into its element offset.
-        const A = bind(a, eA, transA ? kw : mw, big.a, lda, ca, sA, need.a);
+        const A = bind(a, eA, transA ? kw : mw, big.a, lda, offsetA + ca, sA, need.a);
         const B = bind(b, eB, transB ? nw : kw, big.b, ldb, cb, sB, need.b);
-        const C = bind(c, 4, mw, big.c, ldc, N, sC, need.c);
-        const Rb = residual ? bind(residual, 4, mw, big.c, ldc, N, sC, need.c).binding : dummy();
-        const offA = A.rowOffset * lda + (transA ? mw.row0 : kw.row0);
+        const C = bind(c, 4, mw, big.c, ldc, offsetC + N, sC, need.c);
+        const Rb = residual ? bind(residual, 4, mw, big.c, ldc, offsetC + N, sC, need.c).binding : dummy();
+        const offA = offsetA + A.rowOffset * lda + (transA ? mw.row0 : kw.row0);
         const offB = B.rowOffset * ldb + (transB ? kw.row0 : nw.row0);
-        const offC = C.rowOffset * ldc + nw.row0;
+        const offC = offsetC + C.rowOffset * ldc + nw.row0;
         const first = kw.row0 === 0;
         const flags = (shape.accumulate || !first ? 1 : 0) | (bias && first ? 2 : 0) | (residual && first ? 4 : 0);
         const p = params(mw.rows, nw.rows, kw.rows, flags, lda, ldb, ldc, { f: shape.alpha ?? 1 }, sA, sB, sC, nw.row0, offA, offB, offC, { f: normEps });
@@ -221,6 +235,15 @@ export function matmul({ a, b, c, bias, residual, normWeight }: MatmulOperands, 
 
 /** Template definitions of the storage type and load expressions for operand `X` (see the kernel header). */
 function loaders(X: "A" | "B", t: MatmulDType, vec: boolean): Record<string, string> {
+  if (t === "bf16") {
+    if (vec) return { [`${X}_ELEM`]: "vec2<u32>", [`${X}4`]: `bf16x4(${X}[i / 4u])` };
+    // Element j of a packed array: the low half of word j/2 for even j; clamped into the binding.
+    const el = (j: number) => {
+      const idx = j === 0 ? "i" : `min(i + ${j}u, 2u * arrayLength(&${X}) - 1u)`;
+      return `bf16at(${X}[${idx} / 2u], ${idx})`;
+    };
+    return { [`${X}_ELEM`]: "u32", [`${X}4`]: `vec4<f32>(${el(0)}, ${el(1)}, ${el(2)}, ${el(3)})` };
+  }
   if (vec) {
     return { [`${X}_ELEM`]: `vec4<${t}>`, [`${X}4`]: `vec4<f32>(${X}[i / 4u])` };
   }

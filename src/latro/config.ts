@@ -19,6 +19,9 @@
 //     unused;
 //   - logging_steps: 1. The original logs every update whatever logging_steps says; here the
 //     console summary follows logging_steps and metrics.jsonl still gets every update.
+// Fields of our own (the original trains every weight with DeepSpeed ZeRO-3 over 8 GPUs): LoRA
+// (lora_r and friends, PEFT's LoraConfig names and defaults), gradient_checkpointing (the original's
+// TrainingArguments flag) and memory_budget (GB the memory plan must fit, src/latro/memory-plan.ts).
 //
 // Episodes follow TRL's RLOO accounting, which the original inherits: an episode is one sampled
 // rationale, `total_episodes` defaults to num_train_epochs × (training prompts), and an update
@@ -27,7 +30,10 @@
 // prompts; `deriveSchedule` reports the real count as `promptEpochs`.
 import type { ArgsDef } from "citty";
 import * as v from "valibot";
-import { LR_SCHEDULER_TYPES, type LrSchedule } from "./schedule.ts";
+import { LORA_TARGET_MODULES, type LoraConfig } from "../model/lora.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
+import { choice, flag, integerIn, listFromText, numberIn, text } from "../train/fields.ts";
+import { LR_SCHEDULER_TYPES, type LrSchedule } from "../train/schedule.ts";
 
 /** The original's default `stop_seqs`: answer templates that end a rationale. */
 export const DEFAULT_STOP_SEQS: readonly string[] = [
@@ -53,77 +59,28 @@ export const DEFAULT_STOP_SEQS: readonly string[] = [
 
 export const STOP_TOKENS = ["eos", "pad", "both"] as const;
 
-// ---- Field value schemas. Each failure message says what is allowed. -------------------------
+// ---- Field value schemas (src/train/fields.ts). Each failure message says what is allowed. -----
 
-const NUMBER_TEXT = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
-const numberFromText = v.transform((x: unknown) => (typeof x === "string" && NUMBER_TEXT.test(x) ? Number(x) : x));
-const booleanFromText = v.transform((x: unknown) => (x === "true" ? true : x === "false" ? false : x));
-const listFromText = v.transform((x: unknown) => {
-  if (typeof x !== "string") return x;
-  const text = x.trim();
-  if (text.startsWith("[")) {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return x;
-    }
-  }
-  return text === "" ? [] : text.split(",").map((item) => (NUMBER_TEXT.test(item) ? Number(item) : item));
-});
-
-function integerAtLeast(min: number) {
-  const allowed = `an integer ≥ ${min}`;
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.integer(allowed), v.minValue(min, allowed));
-}
-
-function numberAtLeast(min: number) {
-  const allowed = `a number ≥ ${min}`;
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.finite(allowed), v.minValue(min, allowed));
-}
-
-function positiveNumber() {
-  const allowed = "a number > 0";
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.finite(allowed), v.gtValue(0, allowed));
-}
-
-function fraction() {
-  const allowed = "a number in [0, 1]";
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.minValue(0, allowed), v.maxValue(1, allowed));
-}
-
-function adamBeta() {
-  const allowed = "a number in [0, 1)";
-  return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.minValue(0, allowed), v.ltValue(1, allowed));
-}
+const integerAtLeast = (min: number) => integerIn({ min });
+const numberAtLeast = (min: number) => numberIn({ min });
+const positiveNumber = () => numberIn({ min: 0, minExclusive: true });
+const fraction = () => numberIn({ min: 0, max: 1 });
+const fractionBelowOne = () => numberIn({ min: 0, max: 1, maxExclusive: true });
 
 /** An update count, or a fraction in (0, 1) of all updates (as TrainingArguments' *_steps); 0 = never. */
 function stepsOrFraction() {
   const allowed = "0 (never), an integer ≥ 1, or a fraction in (0, 1) of the total updates";
-  return v.pipe(
-    v.unknown(),
-    numberFromText,
-    v.number(allowed),
-    v.minValue(0, allowed),
-    v.check((x) => x < 1 || Number.isInteger(x), allowed),
-  );
-}
-
-function flag() {
-  return v.pipe(v.unknown(), booleanFromText, v.boolean("true or false"));
-}
-
-function text(what: string) {
-  const allowed = `a non-empty string (${what})`;
-  return v.pipe(v.unknown(), v.string(allowed), v.minLength(1, allowed));
-}
-
-function choice<const T extends readonly string[]>(options: T) {
-  return v.pipe(v.unknown(), v.picklist(options, `one of ${options.join(", ")}`));
+  return v.pipe(numberIn({ min: 0 }), v.check((x) => x < 1 || Number.isInteger(x), allowed));
 }
 
 function textList() {
   const allowed = "a list of strings";
   return v.pipe(v.unknown(), listFromText, v.array(v.string(allowed), allowed));
+}
+
+function moduleList() {
+  const allowed = `a non-empty list of ${LORA_TARGET_MODULES.join(", ")}`;
+  return v.pipe(v.unknown(), listFromText, v.array(v.picklist(LORA_TARGET_MODULES, allowed), allowed), v.minLength(1, allowed));
 }
 
 function tokenIdList() {
@@ -154,12 +111,20 @@ export const TrainConfigSchema = v.object({
     "Directory for metrics.jsonl, samples.jsonl and checkpoints.",
   ),
   model: field(
-    v.optional(text("a local Hugging Face model directory"), "models/latro-tiny"),
+    v.optional(text("a local Hugging Face model directory"), BUILT_IN_MODEL),
     "Policy model directory, also the frozen reference model (original name: model_name_or_path); default: the built-in models/latro-tiny.",
   ),
   checkpointPath: field(
     v.optional(v.nullable(text("a path")), null),
-    "Checkpoint to resume from; unset trains the base model.",
+    "Checkpoint (or output directory, its newest checkpoint) to resume from; unset trains the base model.",
+  ),
+  overwriteOutputDir: field(
+    v.optional(flag(), false),
+    "Remove the files of an earlier run in output_dir first; without it a new run refuses a non-empty output_dir.",
+  ),
+  allowConfigChange: field(
+    v.optional(flag(), false),
+    "Resume even when fields that change the run's course differ from the checkpoint's config (they are logged).",
   ),
   dataset: field(
     v.optional(text("a dataset name"), "gsm8k"),
@@ -179,13 +144,17 @@ export const TrainConfigSchema = v.object({
   ),
   numEvaluations: field(
     v.optional(integerAtLeast(0), 10),
-    "Evaluations during training, every max(1, ⌊updates / num_evaluations⌋) updates from update 1; 0 = none.",
+    "Evaluations during training, every max(1, ⌊updates / num_evaluations⌋) updates from update 1; 0 = none. " +
+      "The best validation accuracy's model is kept as checkpoint-best; at the end it and the final model are evaluated on test.",
   ),
   evalSteps: field(
     v.optional(v.nullable(stepsOrFraction()), null),
     "Evaluate every this many updates instead of following num_evaluations.",
   ),
-  saveSteps: field(v.optional(stepsOrFraction(), 500), "Save a checkpoint every this many updates."),
+  saveSteps: field(
+    v.optional(stepsOrFraction(), 500),
+    "Save a checkpoint every this many updates; 0 = only after the last update (and on Ctrl-C), as every value also does.",
+  ),
   loggingSteps: field(v.optional(stepsOrFraction(), 1), "Print a console summary every this many updates."),
   logSampleRationales: field(
     v.optional(flag(), true),
@@ -260,17 +229,61 @@ export const TrainConfigSchema = v.object({
     v.optional(numberAtLeast(0), 0),
     "AdamW decoupled weight decay (not applied to biases and norm weights).",
   ),
-  adamBeta1: field(v.optional(adamBeta(), 0.9), "AdamW β1."),
-  adamBeta2: field(v.optional(adamBeta(), 0.999), "AdamW β2."),
+  adamBeta1: field(v.optional(fractionBelowOne(), 0.9), "AdamW β1."),
+  adamBeta2: field(v.optional(fractionBelowOne(), 0.999), "AdamW β2."),
   adamEpsilon: field(v.optional(positiveNumber(), 1e-8), "AdamW ε."),
   maxGradNorm: field(
     v.optional(numberAtLeast(0), 0),
     "Clip the global gradient norm to this; 0 = no clipping (as the original).",
   ),
+
+  // Memory: LoRA, activation checkpointing, the budget the memory plan must fit.
+  loraR: field(
+    v.optional(v.nullable(integerAtLeast(1)), null),
+    "LoRA rank; set to train LoRA adapters over the frozen base (kept in its checkpoint dtype) instead of every weight.",
+  ),
+  loraAlpha: field(v.optional(positiveNumber(), 8), "LoRA alpha: the update is scaled by lora_alpha / lora_r (PEFT's default 8)."),
+  loraDropout: field(
+    v.optional(numberIn({ min: 0, max: 1, maxExclusive: true }), 0),
+    "Dropout on the LoRA adapters' input during training passes (PEFT's lora_dropout).",
+  ),
+  loraTargetModules: field(
+    v.optional(moduleList(), [...LORA_TARGET_MODULES]),
+    "Projections that get adapters (comma-separated).",
+  ),
+  gradientCheckpointing: field(
+    v.optional(flag(), false),
+    "Keep only each layer's input in the training forward and recompute the layer in backward.",
+  ),
+  memoryBudget: field(
+    v.optional(positiveNumber(), 24),
+    "GB of GPU memory the run may plan to use; a run whose memory plan exceeds it stops before loading weights.",
+  ),
 });
 
 export type TrainConfig = v.InferOutput<typeof TrainConfigSchema>;
 export type TrainConfigKey = keyof TrainConfig;
+
+/**
+ * Fields that do not change what a run computes (where files go; how often to log, evaluate, save;
+ * memory): a resumed run may change them. Every other field must match the checkpoint's (resume.ts).
+ */
+export const UNTRACKED_FIELDS: readonly TrainConfigKey[] = [
+  "expName",
+  "runName",
+  "outputDir",
+  "checkpointPath",
+  "overwriteOutputDir",
+  "allowConfigChange",
+  "numEvaluations",
+  "evalSteps",
+  "saveSteps",
+  "loggingSteps",
+  "logSampleRationales",
+  "perDeviceEvalBatchSize",
+  "gradientCheckpointing", // the same gradients, bit for bit
+  "memoryBudget",
+];
 
 const FIELD_KEYS = Object.keys(TrainConfigSchema.entries) as TrainConfigKey[];
 const ALIASES: Record<string, TrainConfigKey> = { modelNameOrPath: "model", datasetName: "dataset" };
@@ -368,16 +381,39 @@ function canonicalKey(name: string): TrainConfigKey | undefined {
   return (FIELD_KEYS as string[]).includes(camel) ? (camel as TrainConfigKey) : undefined;
 }
 
-/** Reads a YAML config file (Bun.YAML); an empty file is an empty config. */
+/** Reads a YAML config file (Bun.YAML); an empty file is an empty config. A key given twice is an error. */
 export async function readYamlConfig(path: string): Promise<unknown> {
   const file = Bun.file(path);
   if (!(await file.exists())) throw new ConfigError([`config file ${path} does not exist`]);
   const source = await file.text();
+  let parsed: unknown;
   try {
-    return Bun.YAML.parse(source);
+    parsed = Bun.YAML.parse(source);
   } catch (error) {
     throw new ConfigError([`${path} is not valid YAML: ${(error as Error).message}`]);
   }
+  const duplicates = duplicateTopLevelKeys(source);
+  if (duplicates.length > 0) throw new ConfigError(duplicates.map((d) => `${path}: ${d}`));
+  return parsed;
+}
+
+/**
+ * Keys written more than once at the top level of a YAML mapping (the parser keeps the last one
+ * silently), one message each with both line numbers. Config files are flat mappings, so a top-level
+ * key is a line that starts with a name followed by a colon.
+ */
+export function duplicateTopLevelKeys(source: string): string[] {
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  source.split("\n").forEach((line, i) => {
+    const m = /^(["']?)([A-Za-z_][\w-]*)\1\s*:/.exec(line);
+    if (!m) return;
+    const key = m[2];
+    const first = seen.get(key);
+    if (first !== undefined) problems.push(`"${key}" is given twice, on lines ${first} and ${i + 1}`);
+    else seen.set(key, i + 1);
+  });
+  return problems;
 }
 
 /** citty argument definitions: one kebab-case flag per field, with its help and default. */
@@ -412,7 +448,7 @@ export interface TrainSchedule {
   promptEpochs: number;
   /** Evaluate at updates u with (u − 1) % evalEvery = 0 (from update 1, as the original); 0 = never. */
   evalEvery: number;
-  /** Save at updates u with u % saveEvery = 0; 0 = never. */
+  /** Save at updates u with u % saveEvery = 0, and after the last update (so 0 = only then). */
   saveEvery: number;
   /** Print a summary at updates u with u % logEvery = 0; 0 = never. */
   logEvery: number;
@@ -429,6 +465,12 @@ export function deriveSchedule(config: TrainConfig, trainPrompts: number): Train
     ]);
   }
   const totalEpisodes = config.totalEpisodes ?? Math.floor(config.numTrainEpochs * trainPrompts);
+  if (totalEpisodes < rolloutsPerUpdate) {
+    const given = config.totalEpisodes !== null ? `total_episodes ${totalEpisodes}` : `num_train_epochs × training prompts = ${totalEpisodes} episodes`;
+    throw new ConfigError([
+      `${given} is less than one update, which samples per_device_train_batch_size × gradient_accumulation_steps = ${rolloutsPerUpdate} rationales`,
+    ]);
+  }
   const numUpdates = Math.ceil(totalEpisodes / rolloutsPerUpdate);
   const absolute = (steps: number) => (steps > 0 && steps < 1 ? Math.ceil(numUpdates * steps) : steps);
   const evalEvery =
@@ -460,4 +502,10 @@ export function deriveSchedule(config: TrainConfig, trainPrompts: number): Train
 /** The run name: run_name, or {exp_name}__{seed}__{unix seconds} as the original. */
 export function runName(config: TrainConfig, startUnixSeconds: number): string {
   return config.runName ?? `${config.expName}__${config.seed}__${Math.floor(startUnixSeconds)}`;
+}
+
+/** The run's LoRA configuration, or null when lora_r is unset (full fine-tuning). */
+export function loraConfigOf(config: TrainConfig): LoraConfig | null {
+  if (config.loraR === null) return null;
+  return { r: config.loraR, alpha: config.loraAlpha, dropout: config.loraDropout, targetModules: config.loraTargetModules };
 }

@@ -3,7 +3,8 @@
 // Names and formulas follow LaTRO's latro_trainer.py ("Part 3: Logging metrics") and
 // base_trainer.py (`evaluation`, `log_training_samples`); `epoch` and `step` are what
 // transformers' `Trainer.log` adds to every record. Per update, with N rollouts (prompts × rloo_k):
-//   eps                         int(episode / seconds since training started)
+//   eps                         episodes per second, over this process's own updates (a float; the
+//                               original's int(episode / seconds) overcounts after a resume)
 //   objective/kl_penalty        mean(−kl_coef · kl)                 (≤ 0 on average: it is the penalty)
 //   objective/rlhf_reward       mean(adjustedRewards)               (reward after non-stop penalty + KL)
 //   objective/advantage_avg     mean(advantages)                    (≈ 0 by construction)
@@ -16,14 +17,15 @@
 //   episode                     rollouts sampled so far (N per update, as TRL counts episodes)
 //   epoch                       episode / training-set size
 //   step                        updates so far
-// and per evaluation: objective/eval_reward (mean logπ(y|x⊕z) with greedy rationales) and
-// eval/zero_shot_acc (fraction of correct extracted answers).
+// per evaluation: eval/zero_shot_acc (fraction of correct extracted answers, greedy, validation
+// split; the original's objective/eval_reward is not computed), and once at the end of a run that
+// evaluated: test/zero_shot_acc of the final model and test/zero_shot_acc_best of checkpoint-best,
+// the model with the best eval/zero_shot_acc, reached at update best_step.
 //
-// `MetricsWriter` appends one JSON object per line to OUTPUT_DIR/metrics.jsonl, and the sampled
-// rationales of evaluation updates to OUTPUT_DIR/samples.jsonl (the original's wandb
-// "training_samples" table, one row per rollout).
-import { appendFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+// The training loop writes them to OUTPUT_DIR/metrics.jsonl, and the sampled rationales of
+// evaluation updates to OUTPUT_DIR/samples.jsonl (the original's wandb "training_samples" table, one
+// row per rollout; train/metrics-writer.ts).
+import type { Metrics } from "../train/metrics-writer.ts";
 import { mean } from "./reward.ts";
 
 export const METRIC = {
@@ -40,11 +42,11 @@ export const METRIC = {
   episode: "episode",
   epoch: "epoch",
   step: "step",
-  evalReward: "objective/eval_reward",
   zeroShotAcc: "eval/zero_shot_acc",
+  testAcc: "test/zero_shot_acc",
+  testAccBest: "test/zero_shot_acc_best",
+  bestStep: "best_step",
 } as const;
-
-export type Metrics = Record<string, number>;
 
 /** What one update leaves behind for logging. */
 export interface UpdateRecord {
@@ -53,7 +55,9 @@ export interface UpdateRecord {
   /** Rollouts sampled so far, this update's included. */
   episode: number;
   trainDatasetSize: number;
-  secondsSinceStart: number;
+  /** Rollouts sampled by this process (all of them, unless the run resumed) and the seconds they took. */
+  episodesThisProcess: number;
+  secondsThisProcess: number;
   lr: number;
   /** Per rollout (N rows). */
   klPenalty: ArrayLike<number>;
@@ -70,7 +74,7 @@ export function updateMetrics(u: UpdateRecord): Metrics {
   let numStopped = 0;
   for (let i = 0; i < u.stopped.length; i++) if (u.stopped[i]) numStopped++;
   return {
-    [METRIC.eps]: Math.trunc(u.episode / u.secondsSinceStart),
+    [METRIC.eps]: u.episodesThisProcess / u.secondsThisProcess,
     [METRIC.klPenalty]: mean(u.klPenalty),
     [METRIC.rlhfReward]: mean(u.adjustedRewards),
     [METRIC.advantageAvg]: mean(u.advantages),
@@ -83,17 +87,6 @@ export function updateMetrics(u: UpdateRecord): Metrics {
     [METRIC.episode]: u.episode,
     [METRIC.epoch]: u.episode / u.trainDatasetSize,
     [METRIC.step]: u.step,
-  };
-}
-
-/** Evaluation metrics from per-example answer log-probs and correctness. */
-export function evaluationMetrics(step: number, answerLogps: ArrayLike<number>, correct: ArrayLike<boolean>): Metrics {
-  let numCorrect = 0;
-  for (let i = 0; i < correct.length; i++) if (correct[i]) numCorrect++;
-  return {
-    [METRIC.evalReward]: mean(answerLogps),
-    [METRIC.zeroShotAcc]: numCorrect / correct.length,
-    [METRIC.step]: step,
   };
 }
 
@@ -112,25 +105,6 @@ export interface SampleRow {
   advantage: number;
 }
 
-export class MetricsWriter {
-  readonly metricsPath: string;
-  readonly samplesPath: string;
-
-  constructor(outputDir: string) {
-    mkdirSync(outputDir, { recursive: true });
-    this.metricsPath = join(outputDir, "metrics.jsonl");
-    this.samplesPath = join(outputDir, "samples.jsonl");
-  }
-
-  write(metrics: Metrics): void {
-    appendFileSync(this.metricsPath, JSON.stringify(metrics) + "\n");
-  }
-
-  writeSamples(step: number, rows: readonly SampleRow[]): void {
-    appendFileSync(this.samplesPath, rows.map((row) => JSON.stringify({ step, ...row }) + "\n").join(""));
-  }
-}
-
 /** A one-line console summary of an update's (or evaluation's) metrics, in a fixed order. */
 export function summaryLine(metrics: Metrics): string {
   const fields: [string, string, (x: number) => string][] = [
@@ -143,9 +117,11 @@ export function summaryLine(metrics: Metrics): string {
     [METRIC.percFinishedThoughts, "finished", (x) => `${(100 * x).toFixed(0)}%`],
     [METRIC.avgRationaleLength, "len", (x) => x.toFixed(1)],
     [METRIC.lr, "lr", (x) => x.toExponential(2)],
-    [METRIC.eps, "eps", String],
-    [METRIC.evalReward, "eval_reward", (x) => x.toFixed(3)],
+    [METRIC.eps, "eps", (x) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3))],
     [METRIC.zeroShotAcc, "acc", (x) => `${(100 * x).toFixed(1)}%`],
+    [METRIC.testAcc, "test acc", (x) => `${(100 * x).toFixed(1)}%`],
+    [METRIC.testAccBest, "test acc (best)", (x) => `${(100 * x).toFixed(1)}%`],
+    [METRIC.bestStep, "best step", String],
   ];
   return fields
     .filter(([key]) => metrics[key] !== undefined)

@@ -14,7 +14,7 @@ export function initModel(config: ModelConfig, seed: number, std = 0.02): Transf
     const data = new Float32Array(n);
     if (spec.name.endsWith("norm.weight")) data.fill(1);
     else if (!spec.name.endsWith(".bias")) for (let i = 0; i < n; i++) data[i] = std * gaussian(rng);
-    const p = Tensor.fromArray(data, spec.shape).keep();
+    const p = Tensor.fromArray(data, spec.shape, "f32", { exact: true }).keep();
     p.name = spec.name;
     p.requiresGrad = true;
     params.set(spec.name, p);

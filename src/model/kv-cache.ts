@@ -28,6 +28,9 @@ export interface DecodeScratch {
   /** swiglu(gate, up) [B, I]. */
   m: Tensor;
   logits: Tensor;
+  /** x·Aᵀ [B, r] of an adapted projection, and the gate/up projection [B, 2I] before its SwiGLU (LoRA models only). */
+  lora?: Tensor;
+  gateUp?: Tensor;
 }
 
 export class KVCache {
@@ -57,6 +60,8 @@ export class KVCache {
     config: ModelConfig,
     readonly B: number,
     readonly Tmax: number,
+    /** LoRA rank of the model's adapters, for their decode scratch; none without LoRA. */
+    loraRank?: number,
   ) {
     for (const [k, v] of Object.entries({ B, Tmax })) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`KVCache: ${k} must be a positive integer, got ${v}`);
@@ -80,6 +85,7 @@ export class KVCache {
       a: kept([B, numHeads * D]),
       m: kept([B, I]),
       logits: kept([B, V]),
+      ...(loraRank ? { lora: kept([B, loraRank]), gateUp: kept([B, 2 * I]) } : {}),
     };
   }
 

@@ -5,6 +5,7 @@
 // units: each RMSNorm with the projection it feeds, one q/k/v projection, RoPE with the split of q/k/v
 // (and, decoding, the KV-cache write), gate/up with the SwiGLU, projections that add into x.
 import type { Tensor } from "../autograd/tensor.ts";
+import type { LoraAdapters, LoraTargetModule, ProjectionAdapter } from "./lora.ts";
 
 /** One layer's parameters (weights [out, in] as Hugging Face stores them; weights.ts parameterSpecs). */
 export interface LayerWeights {
@@ -18,6 +19,8 @@ export interface LayerWeights {
   /** [gate_proj; up_proj] [2I, C]. */
   gateUp: Tensor;
   down: Tensor;
+  /** LoRA adapters of the adapted projections (lora.ts); none without LoRA. */
+  lora: Partial<Record<LoraTargetModule, ProjectionAdapter>>;
 }
 
 /** RoPE's tables for a pass: inverse frequencies [D/2] and the factor cos and sin are scaled by. */
@@ -26,14 +29,32 @@ export interface Rope {
   scale: number;
 }
 
+/**
+ * The LoRA adapters of a fused projection's parts, each at its columns of the fused output: q, k, v
+ * of qkv_proj, or gate, up of gate_up_proj (`parts` in order, with their row counts).
+ */
+export function partAdapters(
+  lora: LayerWeights["lora"],
+  parts: readonly [LoraTargetModule, number][],
+): { adapter: ProjectionAdapter; col0: number }[] {
+  let col0 = 0;
+  const out: { adapter: ProjectionAdapter; col0: number }[] = [];
+  for (const [proj, rows] of parts) {
+    const adapter = lora[proj];
+    if (adapter) out.push({ adapter, col0 });
+    col0 += rows;
+  }
+  return out;
+}
+
 /** The steps of a layer, over activations [N, ·] (N = B·T rows, or B rows when decoding). */
 export interface LayerOps {
   /** [q | k | v] = RMSNorm(x; inputNorm)·Wqkvᵀ + bqkv [N, (Hq + 2·Hkv)·D]. */
   qkv(x: Tensor, w: LayerWeights): Tensor;
   /** RoPE on the q and k of `qkv`, then causal GQA attention over layer `layer`'s keys and values → [N, Hq·D]. */
   attention(layer: number, qkv: Tensor): Tensor;
-  /** x + a·Wᵀ (+ b): a projection back into the residual stream. */
-  addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor): Tensor;
+  /** x + a·Wᵀ (+ b) (+ its LoRA update): a projection back into the residual stream. */
+  addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor;
   /** silu(h·Wgateᵀ) ∘ (h·Wupᵀ) [N, I] with h = RMSNorm(x; postNorm). */
   gatedUp(x: Tensor, w: LayerWeights): Tensor;
 }
@@ -43,14 +64,20 @@ export interface LayerOps {
  * x ← x + down(swiglu(gate_up(rmsnorm(x)))).
  */
 export function decoderLayer(ops: LayerOps, layer: number, w: LayerWeights, x: Tensor): Tensor {
-  x = ops.addProjection(x, ops.attention(layer, ops.qkv(x, w)), w.o, w.oBias);
-  return ops.addProjection(x, ops.gatedUp(x, w), w.down);
+  x = ops.addProjection(x, ops.attention(layer, ops.qkv(x, w)), w.o, w.oBias, w.lora.o_proj);
+  return ops.addProjection(x, ops.gatedUp(x, w), w.down, undefined, w.lora.down_proj);
 }
 
-/** Layer i's weights from a model's parameters (weights.ts parameterSpecs names). */
-export function layerWeights(i: number, p: (name: string) => Tensor, optional: (name: string) => Tensor | undefined): LayerWeights {
+/** Layer i's weights from a model's parameters (weights.ts parameterSpecs names), with its adapters if any. */
+export function layerWeights(
+  i: number,
+  p: (name: string) => Tensor,
+  optional: (name: string) => Tensor | undefined,
+  adapters?: LoraAdapters,
+): LayerWeights {
   const l = `model.layers.${i}.`;
   return {
+    lora: adapters?.ofLayer(i) ?? {},
     inputNorm: p(`${l}input_layernorm.weight`),
     qkv: p(`${l}self_attn.qkv_proj.weight`),
     qkvBias: optional(`${l}self_attn.qkv_proj.bias`),

@@ -9,12 +9,15 @@
 // forward-ops.ts); `prefill`, the same under noGrad that also fills a KV cache; `decodeStep`, one
 // token per row against the cache, into its preallocated buffers (decode-ops.ts). Prefill and decode
 // step return next-token logits [B, V].
+//
+// With LoRA adapters (lora.ts), every adapted projection is x·Wᵀ + s·(x·Aᵀ)·Bᵀ over a frozen W;
+// `withoutAdapters()` is the same model with them off (the KL reference π₀: no second copy of a weight).
 import { embedding } from "../autograd/ops/embedding.ts";
 import { tokenLogprobs } from "../autograd/ops/classifier.ts";
 import { rmsnorm } from "../autograd/ops/rmsnorm.ts";
 import { scope } from "../autograd/scope.ts";
-import { isGradEnabled, noGrad } from "../autograd/tape.ts";
-import { Tensor } from "../autograd/tensor.ts";
+import { checkpoint, isGradEnabled, noGrad } from "../autograd/tape.ts";
+import { storageType, Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
 import { embeddingForward } from "../kernels/embedding.ts";
 import { rmsnormForward } from "../kernels/rmsnorm.ts";
@@ -25,6 +28,7 @@ import { DecodeOps, linearInto } from "./decode-ops.ts";
 import { ForwardOps } from "./forward-ops.ts";
 import type { KVCache } from "./kv-cache.ts";
 import { decoderLayer, type LayerWeights, layerWeights, type Rope } from "./layer.ts";
+import type { LoraAdapters } from "./lora.ts";
 import { parameterSpecs } from "./weights.ts";
 
 export class Transformer {
@@ -37,10 +41,22 @@ export class Transformer {
   /** Each layer's parameters, resolved once. */
   private readonly layers: LayerWeights[];
   private disposed = false;
+  /**
+   * Seed of the LoRA dropout masks of the following forward passes that record gradients (the
+   * trainer sets one per micro-batch); passes without gradients never drop.
+   */
+  dropoutSeed = 0;
+  /**
+   * Activation checkpointing (--gradient-checkpointing): passes that record gradients keep only each
+   * layer's input and recompute the layer in the backward.
+   */
+  gradientCheckpointing = false;
 
   constructor(
     readonly config: ModelConfig,
     readonly params: Map<string, Tensor>,
+    /** LoRA adapters over frozen base weights; undefined for full fine-tuning or inference. */
+    readonly adapters?: LoraAdapters,
   ) {
     for (const spec of parameterSpecs(config)) {
       const p = params.get(spec.name);
@@ -54,7 +70,7 @@ export class Transformer {
     this.longInvFreq = s?.type === "longrope" ? table(s.originalMaxPositionEmbeddings + 1) : undefined;
     this.ropeScale = ropeAttentionFactor(rope);
     this.layers = Array.from({ length: config.numLayers }, (_, i) =>
-      layerWeights(i, (n) => this.p(n), (n) => this.optional(n)),
+      layerWeights(i, (n) => this.p(n), (n) => this.optional(n), adapters),
     );
   }
 
@@ -72,6 +88,16 @@ export class Transformer {
   /** Parameters in `parameterSpecs` order (the optimizer's and the checkpoint's order). */
   parameters(): Tensor[] {
     return parameterSpecs(this.config).map((s) => this.params.get(s.name)!);
+  }
+
+  /** What training updates: the adapters' A and B with LoRA, else every parameter. */
+  trainableParameters(): Tensor[] {
+    return this.adapters ? this.adapters.parameters() : this.parameters();
+  }
+
+  /** The same weights without the adapters: shares every tensor, copies nothing (dispose only the owner). */
+  withoutAdapters(): Transformer {
+    return new Transformer(this.config, this.params);
   }
 
   p(name: string): Tensor {
@@ -134,7 +160,8 @@ export class Transformer {
     const { hiddenSize: C, vocabSize: V } = this.config;
     const { x, logits } = cache.scratch;
     cache.beginStep();
-    embeddingForward(x.buf, tokens.buf, this.p("model.embed_tokens.weight").buf, { N: B, V, C });
+    const table = this.p("model.embed_tokens.weight");
+    embeddingForward(x.buf, tokens.buf, table.buf, { N: B, V, C }, storageType(table));
     const ops = new DecodeOps(this.config, cache, this.rope(cache.ropeLength));
     for (let i = 0; i < this.config.numLayers; i++) decoderLayer(ops, i, this.layers[i], x);
     // The vocabulary projection is the widest matmul: its RMSNorm runs once, not in the prologue of
@@ -155,6 +182,7 @@ export class Transformer {
       p.grad = undefined;
       p.release();
     }
+    this.adapters?.release();
     this.invFreq.release();
     this.longInvFreq?.release();
   }
@@ -164,12 +192,15 @@ export class Transformer {
     this.checkLive("forward");
     const c = this.config;
     checkSequenceLength(c, batch.T);
-    const ops = new ForwardOps(c, batch, this.rope(batch.ropeLength), cache);
+    const ops = new ForwardOps(c, batch, this.rope(batch.ropeLength), cache, isGradEnabled() ? this.dropoutSeed : undefined, isGradEnabled());
     let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
     for (let i = 0; i < c.numLayers; i++) {
-      const layer = () => decoderLayer(ops, i, this.layers[i], x);
+      const w = this.layers[i];
+      const layer = (input: Tensor) => decoderLayer(ops, i, w, input);
       // Under noGrad, each layer's intermediates are freed as soon as the layer is done.
-      x = isGradEnabled() ? layer() : scope(layer);
+      if (!isGradEnabled()) x = scope(() => layer(x));
+      else if (this.gradientCheckpointing) x = checkpoint(x, trainableTensors(w), layer);
+      else x = layer(x);
     }
     return rmsnorm(x, this.p("model.norm.weight"), c.rmsNormEps);
   }
@@ -177,4 +208,12 @@ export class Transformer {
   private checkLive(what: string): void {
     if (this.disposed) throw new Error(`Transformer: ${what} after dispose()`);
   }
+}
+
+/** The tensors of a layer that need gradients: its weights (full fine-tuning) or its adapters. */
+function trainableTensors(w: LayerWeights): Tensor[] {
+  const { lora, ...weights } = w;
+  const adapters = Object.values(lora).flatMap((a) => (a ? [a.A, a.B] : []));
+  // A fused module's parts share their A: each tensor once.
+  return [...new Set([...Object.values(weights), ...adapters])].filter((t): t is Tensor => t instanceof Tensor && t.requiresGrad);
 }

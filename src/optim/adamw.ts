@@ -99,7 +99,7 @@ export class AdamW {
 }
 
 function zeros(n: number): Buf {
-  const b = acquire(n * 4);
+  const b = acquire(n * 4, { exact: true }); // lives as long as the optimizer
   fill(b, 0, n);
   return b;
 }

@@ -6,7 +6,7 @@
 // the first maxLength tokens (as transformers truncates on the right), so a row whose prompt fills
 // maxLength has no target tokens left and contributes nothing.
 import type { LatroExample } from "../data/example.ts";
-import { encodeAnswer, encodeQuery } from "../latro/prompts.ts";
+import { encodeAnswer, encodeQuery } from "../generate/prompts.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 
 /** One training sequence: the prompt (no loss unless asked) and the target (loss). */

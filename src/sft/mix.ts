@@ -23,7 +23,7 @@ export class MixedStream<T> {
   ) {
     if (!(mixA >= 0 && mixA <= 1)) throw new Error(`MixedStream: mixA must be in [0, 1], got ${mixA}`);
     if ((mixA > 0 && a.length === 0) || (mixA < 1 && b.length === 0)) throw new Error("MixedStream: a pool that is drawn from is empty");
-    this.rng = new Rng(seed);
+    this.rng = Rng.stream(seed, "pool-choice");
     this.pools = [
       { items: a, order: [], next: 0, pass: -1 },
       { items: b, order: [], next: 0, pass: -1 },
@@ -35,7 +35,7 @@ export class MixedStream<T> {
     const c = this.pools[which];
     if (c.next >= c.order.length) {
       c.pass++;
-      c.order = shuffled(c.items, this.seed * 7919 + 2 * c.pass + which);
+      c.order = shuffled(c.items, Rng.stream(this.seed, `pool-${which}-order`, c.pass));
       c.next = 0;
     }
     return c.order[c.next++];

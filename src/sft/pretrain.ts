@@ -5,18 +5,21 @@
 // a seeded mix (mix.ts), batched by length within pools of POOL_BATCHES batches (grouping.ts) so
 // that little of each batch is padding. The loss is next-token cross-entropy on the target part,
 // optionally on the query too; the learning rate warms up linearly, then follows a cosine to 0.
+// Runs as a task of the training loop (train/loop.ts). The data stream is sequential, so a resumed
+// run draws (and drops) the batches of the updates before its checkpoint again: cheap, and exact.
 import type { LatroExample } from "../data/example.ts";
-import { ProgressBar } from "../cli/progress.ts";
-import type { MetricsWriter } from "../latro/metrics.ts";
-import { learningRateAt, type LrSchedule } from "../latro/schedule.ts";
 import { parseConfig, type ModelConfig } from "../model/config.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { AdamW } from "../optim/adamw.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { encodeExample, lmBatch, type LmExample } from "./batch.ts";
+import type { TrainerState } from "../train/checkpoint.ts";
+import { trainLoop, type LoopResult, type TrainTask } from "../train/loop.ts";
+import type { MetricsWriter } from "../train/metrics-writer.ts";
+import type { LrSchedule } from "../train/schedule.ts";
+import { encodeExample, lmBatch, type LmBatch, type LmExample } from "./batch.ts";
 import { groupByLength } from "./grouping.ts";
 import { MixedStream } from "./mix.ts";
-import { lmStep } from "./step.ts";
+import { lmPasses } from "./step.ts";
 
 /** The architecture's sizes; the vocabulary and special ids come from the tokenizer. */
 export interface LlamaShape {
@@ -75,7 +78,7 @@ export interface PretrainConfig {
   lossOnQuery: boolean;
   /** Print a summary line every this many updates (0 = never). */
   logEvery: number;
-  /** Call `save` every this many updates (0 = only at the end). */
+  /** Save OUTPUT_DIR/checkpoint-<step> every this many updates; 0 = only after the last update. */
   saveEvery: number;
 }
 
@@ -89,61 +92,82 @@ export interface PretrainContext {
   arith: readonly LatroExample[];
   gsm8k: readonly LatroExample[];
   metrics: MetricsWriter;
-  /** Writes the model out (every saveEvery updates and at the end). */
-  save: (step: number) => Promise<void>;
+  /** Checkpoints and metrics go here. */
+  outputDir: string;
+  /** The directory whose tokenizer files are saved with the model. */
+  tokenizerDir: string;
+  /** Stored with the checkpoints for the resume check. */
+  savedConfig: object;
+  /** The checkpoint to resume from (openCheckpoint), if any. */
+  resume: (TrainerState & { dir: string }) | null;
 }
 
 export function pretrainSchedule(config: PretrainConfig): LrSchedule {
   return { learningRate: config.lr, lrSchedulerType: "cosine", warmupSteps: Math.ceil(config.warmupRatio * config.steps), totalSteps: config.steps };
 }
 
-/** Trains `ctx.model` in place; returns the number of updates done (fewer when `stop()` turned true). */
-export async function pretrain(ctx: PretrainContext, stop: () => boolean = () => false): Promise<number> {
+/** Pretraining as a task of the training loop; `plan` must be called for increasing steps. */
+export function pretrainTask(ctx: PretrainContext): TrainTask {
   const { config, model, tokenizer } = ctx;
   const encode = (xs: readonly LatroExample[]) => xs.map((e) => encodeExample(tokenizer, e));
   const stream = new MixedStream<LmExample>(encode(ctx.arith), encode(ctx.gsm8k), config.mix, config.seed);
-  const optimizer = new AdamW(model.parameters(), {
-    beta1: 0.9,
-    beta2: 0.95,
-    eps: 1e-8,
-    weightDecay: config.weightDecay,
-    maxGradNorm: config.maxGradNorm,
-  });
-  const schedule = pretrainSchedule(config);
-  const bar = new ProgressBar(config.steps, "step");
-  const t0 = performance.now();
   let queue: LmExample[] = [];
+  let drawn = 0;
   let seen = 0;
-  let step = 0;
-  while (step < config.steps && !stop()) {
-    step++;
+  const nextBatch = (): LmBatch => {
     if (queue.length === 0) {
       const pool = Array.from({ length: config.batchSize * POOL_BATCHES }, () => stream.next());
       queue = groupByLength(pool, (e) => e.prompt.length + e.target.length, pool.length);
     }
-    const rows = queue.splice(0, config.batchSize);
-    const batch = lmBatch(rows, tokenizer.pad.id, config.seqLen, config.lossOnQuery);
-    const lr = learningRateAt(schedule, step);
-    const t1 = performance.now();
-    const r = await lmStep(model, optimizer, [batch], tokenizer.pad.id, lr);
-    seen += r.seqTokens;
-    const metrics = {
-      step,
-      loss: r.loss,
-      lr,
-      grad_norm: r.gradNorm,
-      "tokens/s": r.seqTokens / ((performance.now() - t1) / 1000),
-      tokens: seen,
-      seconds: (performance.now() - t0) / 1000,
-    };
-    ctx.metrics.write(metrics);
-    bar.tick();
-    if (config.logEvery > 0 && step % config.logEvery === 0) {
-      bar.log(`step ${step} | loss ${r.loss.toFixed(4)} | lr ${lr.toExponential(2)} | grad_norm ${r.gradNorm.toFixed(3)} | ${metrics["tokens/s"].toFixed(0)} tok/s | ${(seen / 1e6).toFixed(2)}M tokens`);
-    }
-    if (config.saveEvery > 0 && step % config.saveEvery === 0 && step < config.steps) await ctx.save(step);
-  }
-  bar.done();
-  await ctx.save(step);
-  return step;
+    drawn++;
+    const batch = lmBatch(queue.splice(0, config.batchSize), tokenizer.pad.id, config.seqLen, config.lossOnQuery);
+    seen += batch.seqTokens;
+    return batch;
+  };
+  const t0 = performance.now();
+  return {
+    async plan(step, lr) {
+      while (drawn < step - 1) nextBatch();
+      const passes = lmPasses(model, [nextBatch()], tokenizer.pad.id);
+      return {
+        microBatches: passes.passes,
+        metrics: ({ gradNorm, seconds }) => ({
+          step,
+          loss: passes.loss(),
+          lr,
+          grad_norm: gradNorm,
+          "tokens/s": passes.seqTokens / seconds,
+          tokens: seen,
+          seconds: (performance.now() - t0) / 1000,
+        }),
+      };
+    },
+    summary: (m) =>
+      `step ${m.step} | loss ${m.loss.toFixed(4)} | lr ${m.lr.toExponential(2)} | grad_norm ${m.grad_norm.toFixed(3)} | ${m["tokens/s"].toFixed(0)} tok/s | ${(m.tokens / 1e6).toFixed(2)}M tokens`,
+  };
+}
+
+/** Trains `ctx.model` in place through the training loop. */
+export async function pretrain(ctx: PretrainContext): Promise<LoopResult> {
+  const optimizer = new AdamW(ctx.model.parameters(), {
+    beta1: 0.9,
+    beta2: 0.95,
+    eps: 1e-8,
+    weightDecay: ctx.config.weightDecay,
+    maxGradNorm: ctx.config.maxGradNorm,
+  });
+  return trainLoop(pretrainTask(ctx), {
+    model: ctx.model,
+    optimizer,
+    schedule: pretrainSchedule(ctx.config),
+    outputDir: ctx.outputDir,
+    config: ctx.savedConfig,
+    tokenizerDir: ctx.tokenizerDir,
+    metrics: ctx.metrics,
+    resume: ctx.resume,
+    evalEvery: 0,
+    saveEvery: ctx.config.saveEvery,
+    logEvery: ctx.config.logEvery,
+    unit: "step",
+  });
 }

@@ -4,6 +4,7 @@ import { scopeAsync } from "../../src/autograd/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import { Tensor } from "../../src/autograd/tensor.ts";
 import { randn, randu, relError, rng, setupGpu } from "../helpers.ts";
+import { roundBf16 } from "../reference/matmul.ts";
 
 /** float64 reference: log softmax(h·Wᵀ/τ_n)[target] per row, and its gradients for loss Σ g·logprob. */
 function reference(h: Float64Array, w: Float64Array, t: number[], g: Float64Array, tau: ArrayLike<number>, N: number, V: number, C: number) {
@@ -65,3 +66,29 @@ for (const perRow of [false, true]) {
     }
   });
 }
+
+test("a frozen bf16 classifier weight: log-probs and dh match float64 of the bf16 values", async () => {
+  await setupGpu();
+  const [N, V, C] = [9, 41, 11];
+  const h0 = randn(N * C, 7);
+  const w0 = roundBf16(randn(V * C, 8, 0.5));
+  const r = rng(9);
+  const targets = Array.from({ length: N }, () => Math.floor(r() * V));
+  const g = randn(N, 10);
+  const want = reference(h0, w0, targets, g, new Float64Array(N).fill(1), N, V, C);
+  const bits = Uint16Array.from(w0, (x) => new Uint32Array(Float32Array.of(x).buffer)[0] >>> 16);
+  const h = Tensor.fromArray(h0, [N, C]).keep();
+  h.requiresGrad = true;
+  const w = Tensor.fromBits(bits, [V, C], "bf16").keep();
+  const lp = await scopeAsync(async () => {
+    const out = tokenLogprobs(h, w, Tensor.fromArray(targets, [N], "i32"), { chunkRows: 4 });
+    const values = (await out.toArray()) as Float32Array;
+    backward(out, Tensor.fromArray(g, [N]));
+    return values;
+  });
+  expect(relError(lp, want.lp)).toBeLessThan(1e-5);
+  expect(relError((await h.grad!.toArray()) as Float32Array, want.dh)).toBeLessThan(1e-5);
+  expect(w.grad).toBeUndefined();
+  h.release();
+  w.release();
+});

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadJsonlDataset, readJsonl } from "../../src/data/jsonl.ts";
+import { MissingSplitError } from "../../src/data/split.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "latro-jsonl-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,9 +38,10 @@ describe("readJsonl", () => {
 
 describe("jsonl:PATH datasets", () => {
   test("read queries, responses and groundtruth as LaTRO triples", () => {
-    const path = file("arith.jsonl", [row("2+3=? Let's think step by step.", "The answer is 5.", 5), row("1,000+1=?", "The answer is 1,001.", "1,001")]);
-    const d = loadJsonlDataset(`jsonl:${path}`, "train");
-    expect(d.name).toBe(`jsonl:${path}`);
+    const path = file("arith.train.jsonl", [row("2+3=? Let's think step by step.", "The answer is 5.", 5), row("1,000+1=?", "The answer is 1,001.", "1,001")]);
+    const name = `jsonl:${join(dir, "arith.{split}.jsonl")}`;
+    const d = loadJsonlDataset(name, "train");
+    expect(d.name).toBe(name);
     expect(d.answerKind).toBe("number");
     expect(d.examples).toEqual([
       {
@@ -67,6 +69,20 @@ describe("jsonl:PATH datasets", () => {
     const d = loadJsonlDataset(`jsonl:${join(dir, "mine.{split}.jsonl")}`, "val");
     expect(d.examples[0].id).toBe(`${join(dir, "mine.val.jsonl")}:1`);
     expect(() => loadJsonlDataset(`jsonl:${join(dir, "mine.{split}.jsonl")}`, "test")).toThrow("mine.test.jsonl: cannot read");
+  });
+
+  test("without {split}, val is a seeded tenth of the file, train the rest, and there is no test split", () => {
+    const rows = Array.from({ length: 30 }, (_, i) => row(`q${i}`, `The answer is ${i}.`, i));
+    const path = file("all.jsonl", rows);
+    const train = loadJsonlDataset(`jsonl:${path}`, "train").examples.map((e) => e.groundtruth);
+    const val = loadJsonlDataset(`jsonl:${path}`, "val").examples.map((e) => e.groundtruth);
+    expect([train.length, val.length]).toEqual([27, 3]);
+    expect([...train, ...val].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
+    expect(loadJsonlDataset(`jsonl:${path}`, "val").examples.map((e) => e.groundtruth)).toEqual(val);
+    expect(() => loadJsonlDataset(`jsonl:${path}`, "test")).toThrow(MissingSplitError);
+    expect(() => loadJsonlDataset(`jsonl:${path}`, "test")).toThrow("has no test split: the file without {split} is split into train and a held-out val only");
+    const one = file("one.jsonl", [row("q", "The answer is 1.", 1)]);
+    expect(() => loadJsonlDataset(`jsonl:${one}`, "train")).toThrow(`${one}: 1 row; a file without {split} needs at least 2`);
   });
 
   test("name the file, line and column of a missing column", () => {

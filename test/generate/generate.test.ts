@@ -7,7 +7,7 @@ import { generate } from "../../src/generate/generate.ts";
 import { truncateResponses } from "../../src/glue/tokens.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import { loadModel } from "../../src/model/load.ts";
-import { leftPad } from "../../src/latro/prompts.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { setupGpu } from "../helpers.ts";
 import { tinyModel } from "../model/tiny.ts";
 

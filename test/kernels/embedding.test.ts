@@ -1,10 +1,11 @@
 import { afterEach, beforeAll, expect, test } from "bun:test";
 import { acquire, setBindingLimit } from "../../src/gpu/buffer.ts";
-import { recorderCounters } from "../../src/gpu/recorder.ts";
+import { recorderCounters, upload } from "../../src/gpu/recorder.ts";
 import { embeddingBackward, embeddingForward } from "../../src/kernels/embedding.ts";
 import { fromGpu, randn, relError, rng, setupGpu, toGpu, toGpuI32 } from "../helpers.ts";
 import { numGrad } from "../reference/elementwise.ts";
 import * as ref from "../reference/embedding.ts";
+import { roundBf16 } from "../reference/matmul.ts";
 
 beforeAll(setupGpu);
 afterEach(() => setBindingLimit(undefined));
@@ -93,6 +94,24 @@ test("a table beyond one storage binding is processed window by window", async (
   const dW = acquire(V * C * 4);
   embeddingBackward(dW, toGpu(dout), toGpuI32(id), { N, V, C });
   expect(await fromGpu(dW, V * C)).toEqual(backwardInTokenOrder(id, dout, new Float32Array(V * C), V, C));
+});
+
+test("a bf16 table (packed pairs, odd C) is gathered exactly, also window by window", async () => {
+  const [N, V, C] = [37, 300, 7];
+  const W = roundBf16(randn(V * C, 4));
+  const bits = new Uint16Array(V * C + ((V * C) % 2));
+  W.forEach((x, i) => (bits[i] = new Uint32Array(Float32Array.of(x).buffer)[0] >>> 16));
+  const Wg = acquire(V * C * 2);
+  upload(Wg, bits);
+  const id = ids(N, V, V, 5);
+  id[0] = V - 1;
+  id[1] = 128; // first row of a window below
+  for (const limit of [undefined, 128 * C * 2]) {
+    setBindingLimit(limit);
+    const out = toGpu(new Float32Array(N * C).fill(NaN));
+    embeddingForward(out, toGpuI32(id), Wg, { N, V, C }, "bf16");
+    expect(await fromGpu(out, N * C)).toEqual(Float32Array.from(ref.embeddingForward(id, W, V, C)));
+  }
 });
 
 test("backward is bit-identical from run to run", async () => {

@@ -4,7 +4,7 @@ import { gpu } from "../../src/gpu/device.ts";
 import { upload } from "../../src/gpu/recorder.ts";
 import { isCpuAdapter, matmul, type MatmulShape } from "../../src/kernels/matmul.ts";
 import { fromGpu, randn, relError, setupGpu, toGpu } from "../helpers.ts";
-import { fusedLinearRef, matmulRef, roundF16 } from "../reference/matmul.ts";
+import { fusedLinearRef, matmulRef, roundBf16, roundF16 } from "../reference/matmul.ts";
 
 await setupGpu(); // at load time: the test list depends on the adapter (MAIN below)
 
@@ -22,6 +22,17 @@ function toGpuF16(data: ArrayLike<number>): Buf {
   return b;
 }
 
+function toGpuBf16(data: ArrayLike<number>): Buf {
+  const bits = new Uint16Array(data.length + (data.length % 2)); // uploads are whole 4-byte words
+  for (let i = 0; i < data.length; i++) bits[i] = new Uint32Array(Float32Array.of(data[i]).buffer)[0] >>> 16;
+  const b = acquire(data.length * 2);
+  upload(b, bits);
+  return b;
+}
+
+const round = (x: Float64Array, t: MatmulShape["aType"]) => (t === "f16" ? roundF16(x) : t === "bf16" ? roundBf16(x) : x);
+const toGpuAs = (x: Float64Array, t: MatmulShape["aType"]) => (t === "f16" ? toGpuF16(x) : t === "bf16" ? toGpuBf16(x) : toGpu(x));
+
 /**
  * Runs one matmul on random inputs (C pre-filled, so unwritten and accumulated elements are checked too),
  * optionally under a lowered storage binding limit (`bindingLimit` bytes) so that operands go in windows.
@@ -35,17 +46,15 @@ async function check(shape: MatmulShape, opts: { bias?: boolean; seed?: number; 
   const sB = shape.strideB ?? (transB ? N : K) * ldb;
   const sC = shape.strideC ?? M * ldc;
   const seed = opts.seed ?? M * 7 + N * 13 + K * 17;
-  const nA = (batch - 1) * sA + (transA ? K : M) * lda;
+  const nA = (shape.offsetA ?? 0) + (batch - 1) * sA + (transA ? K : M) * lda;
   const nB = (batch - 1) * sB + (transB ? N : K) * ldb;
-  const nC = (batch - 1) * sC + M * ldc;
-  let a = randn(nA, seed);
-  let b = randn(nB, seed + 1);
+  const nC = (shape.offsetC ?? 0) + (batch - 1) * sC + M * ldc;
+  const a = round(randn(nA, seed), shape.aType);
+  const b = round(randn(nB, seed + 1), shape.bType);
   const c0 = randn(nC, seed + 2);
   const bias = opts.bias ? randn(N, seed + 3) : undefined;
-  if (shape.aType === "f16") a = roundF16(a);
-  if (shape.bType === "f16") b = roundF16(b);
-  const ag = shape.aType === "f16" ? toGpuF16(a) : toGpu(a);
-  const bg = shape.bType === "f16" ? toGpuF16(b) : toGpu(b);
+  const ag = toGpuAs(a, shape.aType);
+  const bg = toGpuAs(b, shape.bType);
   const cg = toGpu(c0);
   const biasg = bias && toGpu(bias);
   setBindingLimit(opts.bindingLimit);
@@ -114,6 +123,21 @@ test("batched with strides, broadcast (stride 0) and padded row strides", async 
   expect((await check({ M: 5, N: 3, K: 9, transB: true, batch: 4, accumulate: true, variant })).err).toBeLessThan(TOL);
 }, COMPILE_MS);
 
+test("column slices: A and C start at an element offset within wider rows (a fused projection's part), windows too", async () => {
+  const cases: [MatmulShape, number?][] = [
+    [{ M: 7, N: 5, K: 6, ldc: 24, offsetC: 11, accumulate: true }], // dy·… into columns 11..15 of a wider C
+    [{ M: 6, N: 3, K: 9, lda: 20, offsetA: 8, transB: true }], // A = columns 8..16 of wider rows (vec4)
+    [{ M: 5, N: 4, K: 7, lda: 19, offsetA: 5, transA: true, ldc: 13, offsetC: 9 }], // Aᵀ column slice (TN), C slice
+    [{ M: 150, N: 6, K: 8, ldc: 24, offsetC: 10 }, 4096], // C in windows along M, each at the column offset
+  ];
+  for (const [s, bindingLimit] of cases) {
+    const { err } = await check({ ...s, variant: MAIN }, { bindingLimit });
+    if (!(err <= TOL)) throw new Error(`offsets ${JSON.stringify(s)}: rel error ${err}`);
+  }
+  const a = acquire(4096), b = acquire(4096), c = acquire(4096);
+  expect(() => matmul({ a, b, c }, { M: 2, N: 4, K: 2, ldc: 8, offsetC: 5 })).toThrow("matmul: offsetC 5 (column 5) + 4 columns exceeds ldc 8");
+}, COMPILE_MS);
+
 test("a result written into a column slice of a wider C leaves the other columns alone", async () => {
   const { got, want } = await check({ M: 7, N: 9, K: 10, ldc: 24, variant: MAIN });
   expect(relError(got, want)).toBeLessThan(TOL); // want keeps c0 outside the slice
@@ -128,6 +152,20 @@ test("f16 storage for A or B (weights), f32 accumulate, against f64 of the f16-r
     { M: 7, N: 13, K: 11, transA: true, aType: "f16", bType: "f16" },
   ];
   for (const s of cases) expect((await check({ ...s, variant: MAIN }, { bias: true })).err).toBeLessThan(TOL);
+}, COMPILE_MS);
+
+test("bf16 storage for A or B (weights), read exactly, against f64 of the bf16-rounded inputs", async () => {
+  const cases: [MatmulShape, number?][] = [
+    [{ M: 9, N: 20, K: 12, transB: true, bType: "bf16" }], // vec2<u32> loads (4 bf16)
+    [{ M: 7, N: 13, K: 11, transB: true, bType: "bf16" }], // scalar loads, odd element count
+    [{ M: 9, N: 20, K: 12, bType: "bf16" }], // NN (a linear layer's input gradient)
+    [{ M: 7, N: 13, K: 11, transA: true, aType: "bf16", bType: "bf16" }],
+    [{ M: 6, N: 300, K: 36, transB: true, bType: "bf16" }, 4096], // lm-head-like, Bᵀ in windows
+  ];
+  for (const [s, bindingLimit] of cases) {
+    const { err } = await check({ ...s, variant: MAIN }, { bias: true, bindingLimit });
+    if (!(err <= TOL)) throw new Error(`bf16 M=${s.M} N=${s.N} K=${s.K}: rel error ${err}`);
+  }
 }, COMPILE_MS);
 
 test("operands over the binding limit are split into windows (small binding limit)", async () => {
@@ -149,7 +187,7 @@ test("operands over the binding limit are split into windows (small binding limi
   }
 }, COMPILE_MS);
 
-test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, accumulate, batch, windows, f16`, async () => {
+test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, accumulate, batch, windows, f16, bf16`, async () => {
   const cases: [string, MatmulShape, number?][] = [
     ["NT", { M: 8, N: 12, K: 16, transB: true }],
     ["NT, several tiles along M and N", { M: 132, N: 68, K: 40, transB: true }],
@@ -162,6 +200,8 @@ test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, acc
     ["TN, Aᵀ in windows", { M: 33, N: 9, K: 61, transA: true }, 4096],
     ["NT f16 B", { M: 9, N: 20, K: 12, transB: true, bType: "f16" }],
     ["NT f16 B in windows", { M: 6, N: 300, K: 36, transB: true, bType: "f16" }, 4096],
+    ["NT bf16 B (vec2<u32> loads)", { M: 9, N: 20, K: 12, transB: true, bType: "bf16" }],
+    ["NN bf16 B, odd (scalar loads)", { M: 7, N: 13, K: 11, bType: "bf16" }],
   ];
   for (const [what, s, bindingLimit] of cases) {
     if (s.bType === "f16" && !gpu().hasF16) continue;

@@ -1,11 +1,16 @@
 // Config parsing: the original's defaults, name forms, CLI-over-YAML precedence, error messages,
 // the rloo_k rule, derived counts, and the shipped config files.
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { parseArgs } from "citty";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { BUILT_IN_MODEL } from "../../src/model/built-in.ts";
 import {
   ConfigError,
   DEFAULT_STOP_SEQS,
   deriveSchedule,
+  loraConfigOf,
   parseTrainConfig,
   readYamlConfig,
   runName,
@@ -109,7 +114,8 @@ test("bad values are reported with the field, the value, where it came from and 
 });
 
 test("the model defaults to the built-in one; unknown fields and conflicting duplicates are errors", () => {
-  expect(parseTrainConfig({}).model).toBe("models/latro-tiny");
+  expect(parseTrainConfig({}).model).toBe(BUILT_IN_MODEL);
+  expect(BUILT_IN_MODEL).toBe(resolve(import.meta.dir, "../../models/latro-tiny"));
   expect(problemsOf({ model: "m", rlo_k: 4 })[0]).toStartWith('unknown field "rlo_k" in the config file; known fields: exp_name,');
   expect(problemsOf({ model: "m" }, { "rloo-kay": "4" })[0]).toStartWith("unknown field --rloo-kay;");
   expect(problemsOf({ model: "m", model_name_or_path: "n" })).toEqual([
@@ -157,6 +163,19 @@ test("derived counts: updates from epochs or episodes, prompts per update, eval/
   expect(byEpisodes.lr.warmupSteps).toBe(1);
   expect(deriveSchedule(parseTrainConfig({ ...base, num_evaluations: 0 }), 100).evalEvery).toBe(0);
   expect(() => deriveSchedule(parseTrainConfig(base), 1)).toThrow(/1 prompts, fewer than the 2 one update draws/);
+  expect(() => deriveSchedule(parseTrainConfig({ ...base, total_episodes: 11 }), 100)).toThrow(
+    "total_episodes 11 is less than one update, which samples per_device_train_batch_size × gradient_accumulation_steps = 12 rationales",
+  );
+  expect(deriveSchedule(parseTrainConfig({ ...base, total_episodes: 12 }), 100).numUpdates).toBe(1);
+});
+
+test("a key given twice in a YAML file is an error naming both lines", async () => {
+  const file = join(tmpdir(), `latro-duplicate-${process.pid}.yaml`);
+  await Bun.write(file, "model: m\nrloo_k: 4\n# rloo_k: 8 in a comment is fine\nnested:\n  rloo_k: 2\nrloo_k: 8\n");
+  await expect(readYamlConfig(file)).rejects.toThrow(`${file}: "rloo_k" is given twice, on lines 2 and 6`);
+  await Bun.write(file, "model: m\nrloo_k: 4\n");
+  expect(await readYamlConfig(file)).toEqual({ model: "m", rloo_k: 4 });
+  rmSync(file);
 });
 
 test("the run name is run_name or {exp_name}__{seed}__{unix seconds}", () => {
@@ -168,7 +187,7 @@ test("the CLI declares one kebab-case flag per field, and citty's output parses"
   const args = trainConfigCliArgs();
   expect(args["rloo-k"]).toMatchObject({ type: "string" });
   expect(args["non-stop-penalty"]).toMatchObject({ type: "boolean" });
-  expect(args["model"]?.description).toEndWith('(default: "models/latro-tiny")');
+  expect(args["model"]?.description).toEndWith(`(default: ${JSON.stringify(BUILT_IN_MODEL)})`);
   const { _, ...parsed } = parseArgs(["--model", "m", "--rloo-k", "4", "--no-non-stop-penalty", "--kl-coef=0"], args);
   expect(_).toEqual([]);
   expect(parseTrainConfig(null, parsed)).toMatchObject({ model: "m", rlooK: 4, nonStopPenalty: false, klCoef: 0 });
@@ -187,4 +206,25 @@ test("the shipped configs parse and satisfy the rloo_k rule", async () => {
     expect(train.examples.length).toBeGreaterThan(0);
     expect(deriveSchedule(config, train.examples.length).numUpdates).toBeGreaterThan(0);
   }
+});
+
+describe("LoRA, checkpointing and memory fields", () => {
+  test("defaults: no LoRA (full fine-tuning), PEFT's alpha and dropout, every projection, no checkpointing, 24 GB", () => {
+    const c = parseTrainConfig(null, {});
+    expect(loraConfigOf(c)).toBeNull();
+    expect([c.loraAlpha, c.loraDropout, c.gradientCheckpointing, c.memoryBudget]).toEqual([8, 0, false, 24]);
+    expect(c.loraTargetModules).toEqual(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]);
+  });
+
+  test("flags as text: a subset of modules, rank, alpha, dropout", () => {
+    const c = parseTrainConfig(null, { "lora-r": "16", "lora-alpha": "32", "lora-dropout": "0.05", "lora-target-modules": "q_proj,v_proj", "gradient-checkpointing": true });
+    expect(loraConfigOf(c)).toEqual({ r: 16, alpha: 32, dropout: 0.05, targetModules: ["q_proj", "v_proj"] });
+    expect(c.gradientCheckpointing).toBe(true);
+  });
+
+  test("bad values name the field, the value and what is allowed", () => {
+    expect(() => parseTrainConfig(null, { "lora-target-modules": "q_proj,qkv" })).toThrow('lora_target_modules[1]: got "qkv" from --lora-target-modules; expected a non-empty list of q_proj');
+    expect(() => parseTrainConfig(null, { "lora-dropout": "1" })).toThrow("lora_dropout: got 1 from --lora-dropout; expected a number in [0, 1)");
+    expect(() => parseTrainConfig(null, { "lora-r": "0" })).toThrow("lora_r: got 0 from --lora-r; expected an integer ≥ 1");
+  });
 });

@@ -1,10 +1,11 @@
-// Training metrics: updateMetrics and evaluationMetrics against hand-computed values, MetricsWriter's
-// JSONL files, and the console summary line.
+// Training metrics: updateMetrics against hand-computed values, MetricsWriter's JSONL files (and
+// cutting them back for a resume), and the console summary line.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { METRIC, MetricsWriter, type SampleRow, evaluationMetrics, summaryLine, updateMetrics } from "../../src/latro/metrics.ts";
+import { METRIC, type SampleRow, summaryLine, updateMetrics } from "../../src/latro/metrics.ts";
+import { MetricsWriter } from "../../src/train/metrics-writer.ts";
 
 const root = mkdtempSync(join(tmpdir(), "latro-metrics-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -15,7 +16,8 @@ const update = () =>
     step: 4,
     episode: 64,
     trainDatasetSize: 32,
-    secondsSinceStart: 10,
+    episodesThisProcess: 24, // resumed at step 2.5 of 16 rollouts: 40 episodes were the earlier process's
+    secondsThisProcess: 10,
     lr: 1e-6,
     klPenalty: [-0.1, -0.3, 0, -0.2],
     adjustedRewards: [1, 2, 3, 6],
@@ -30,10 +32,10 @@ test("updateMetrics: means, stop counts and counters, under the original's names
   const m = update();
   expect(Object.keys(m).sort()).toEqual(
     Object.values(METRIC)
-      .filter((k) => k !== METRIC.evalReward && k !== METRIC.zeroShotAcc)
+      .filter((k) => k !== METRIC.zeroShotAcc && k !== METRIC.testAcc && k !== METRIC.testAccBest && k !== METRIC.bestStep)
       .sort(),
   );
-  expect(m[METRIC.eps]).toBe(6); // trunc(64 / 10)
+  expect(m[METRIC.eps]).toBe(2.4); // this process's 24 episodes in 10 s, not 64 / 10
   expect(m[METRIC.klPenalty]).toBeCloseTo(-0.15, 15); // (−0.1 − 0.3 + 0 − 0.2) / 4
   expect(m[METRIC.rlhfReward]).toBe(3); // 12 / 4
   expect(m[METRIC.advantageAvg]).toBe(0);
@@ -46,14 +48,6 @@ test("updateMetrics: means, stop counts and counters, under the original's names
   expect(m[METRIC.episode]).toBe(64);
   expect(m[METRIC.epoch]).toBe(2); // 64 / 32
   expect(m[METRIC.step]).toBe(4);
-});
-
-test("evaluationMetrics: mean answer log-prob and accuracy", () => {
-  expect(evaluationMetrics(10, [-1, -2, -3], [true, false, true, true])).toEqual({
-    [METRIC.evalReward]: -2,
-    [METRIC.zeroShotAcc]: 0.75,
-    [METRIC.step]: 10,
-  });
 });
 
 test("MetricsWriter appends one JSON object per line, creating the directory", () => {
@@ -93,10 +87,30 @@ test("MetricsWriter.writeSamples appends one row per rollout, tagged with its st
   ]);
 });
 
+test("MetricsWriter.truncateAfter drops the rows of both files after a step, and says how many", () => {
+  const w = new MetricsWriter(join(root, "truncate"));
+  for (const step of [1, 2, 3]) w.write({ step, lr: step });
+  w.write({ step: 3, [METRIC.zeroShotAcc]: 0.5 });
+  w.writeSamples(1, [{ a: 1 }]);
+  w.writeSamples(3, [{ a: 3 }, { a: 4 }]);
+  expect(w.truncateAfter(2)).toBe(4);
+  const rows = (path: string) => readFileSync(path, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+  expect(rows(w.metricsPath)).toEqual([{ step: 1, lr: 1 }, { step: 2, lr: 2 }]);
+  expect(rows(w.samplesPath)).toEqual([{ step: 1, a: 1 }]);
+  expect(w.truncateAfter(2)).toBe(0);
+  w.write({ lr: 5 } as Record<string, number>);
+  expect(() => w.truncateAfter(1)).toThrow(`${w.metricsPath}:3: row has no numeric "step"`);
+});
+
 test("summaryLine prints the present metrics in a fixed order", () => {
   expect(summaryLine(update())).toBe(
-    "step 4 | epoch 2.00 | reward 3.000 | kl_pen -0.1500 | policy 1.000 | sft 3.000 | finished 75% | len 25.0 | lr 1.00e-6 | eps 6",
+    "step 4 | epoch 2.00 | reward 3.000 | kl_pen -0.1500 | policy 1.000 | sft 3.000 | finished 75% | len 25.0 | lr 1.00e-6 | eps 2.40",
   );
-  expect(summaryLine(evaluationMetrics(10, [-1, -2, -3], [true, false, true, true]))).toBe("step 10 | eval_reward -2.000 | acc 75.0%");
+  expect(summaryLine({ ...update(), [METRIC.eps]: 0.0123 })).toContain("| eps 0.0123");
+  expect(summaryLine({ ...update(), [METRIC.eps]: 1234.5 })).toContain("| eps 1235");
+  expect(summaryLine({ [METRIC.zeroShotAcc]: 0.75, [METRIC.step]: 10 })).toBe("step 10 | acc 75.0%");
+  expect(summaryLine({ [METRIC.testAcc]: 0.5, [METRIC.testAccBest]: 0.625, [METRIC.bestStep]: 3, [METRIC.step]: 8 })).toBe(
+    "step 8 | test acc 50.0% | test acc (best) 62.5% | best step 3",
+  );
   expect(summaryLine({ unknown: 1 })).toBe("");
 });

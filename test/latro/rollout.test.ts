@@ -1,6 +1,6 @@
 // Rollout scoring on a tiny random model: rationales are scored under the distribution the sampler
 // drew them from (logits / temperature), answers at temperature 1, and trimming the batch's all-pad
-// columns changes no log-prob.
+// columns changes no log-prob; sharing each prompt's prefill among its repeats changes no rationale.
 import { beforeAll, expect, test } from "bun:test";
 import { scopeAsync } from "../../src/autograd/scope.ts";
 import { noGrad } from "../../src/autograd/tape.ts";
@@ -8,7 +8,7 @@ import { Rng } from "../../src/data/rng.ts";
 import { generate } from "../../src/generate/generate.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import type { Transformer } from "../../src/model/transformer.ts";
-import { leftPad } from "../../src/latro/prompts.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { rolloutBatch, type RolloutOptions, scoreSequences } from "../../src/latro/rollout.ts";
 import { type AssembledBatch, selectRows, sequenceLogprobs } from "../../src/latro/sequences.ts";
 import { setupGpu } from "../helpers.ts";
@@ -113,21 +113,19 @@ async function logprobsOf(b: AssembledBatch, len: number): Promise<Float32Array>
 }
 
 test("rollout samples the same rationales as generating every repeated row, whatever the chunking", async () => {
-  const { model } = await tinyModel({ V: 29, C: 16, L: 1, std: 0.8, seed: 12 });
   const K = 3;
-  const prompts = [[5, 9, 3], [7, 4]];
-  const { ids: queries, len: qLen } = leftPad(prompts.flatMap((p) => Array<number[]>(K).fill(p)), PAD);
-  const rows = prompts.length * K;
-  const answers = Array.from({ length: rows }, () => Int32Array.from([6, 2]));
-  const L = 7;
+  const unique = [[5, 9, 3], [7, 4]];
+  const { ids: queries, len: qLen } = leftPad(unique.flatMap((p) => Array<number[]>(K).fill(p)), PAD);
+  const rows = unique.length * K;
+  const repeatedAnswers = Array.from({ length: rows }, () => Int32Array.from([6, EOS]));
   for (const chunk of [6, 4]) {
-    const o = { responseLength: L, temperature: 1, rolloutBatchSize: chunk, scoreBatchSize: 6, stopTokenIds: [2], stopSeqs: [], pad: PAD };
-    const ro = await rolloutBatch(model, null, queries, qLen, answers, new Rng(4), o);
+    const o = { ...options(1), rolloutBatchSize: chunk, stopSeqs: [] };
+    const ro = await rolloutBatch(model, null, queries, qLen, repeatedAnswers, new Rng(4), o);
     const rng = new Rng(4);
     const want = new Int32Array(rows * L);
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const n = Math.min(chunk, rows - r0);
-      const gen = await generate(model, queries.subarray(r0 * qLen, (r0 + n) * qLen), n, qLen, { maxNewTokens: L, temperature: 1, rng, stopTokenIds: [2], pad: PAD });
+      const gen = await generate(model, queries.subarray(r0 * qLen, (r0 + n) * qLen), n, qLen, { maxNewTokens: L, temperature: 1, rng, stopTokenIds: o.stopTokenIds, pad: PAD });
       want.set(gen.tokens, r0 * L);
     }
     expect(Array.from(ro.responses)).toEqual(Array.from(want));

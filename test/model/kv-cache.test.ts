@@ -4,7 +4,7 @@ import { noGrad } from "../../src/autograd/tape.ts";
 import { Tensor } from "../../src/autograd/tensor.ts";
 import { poolStats } from "../../src/gpu/buffer.ts";
 import { sync } from "../../src/gpu/recorder.ts";
-import { leftPad } from "../../src/latro/prompts.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import { KVCache } from "../../src/model/kv-cache.ts";
 import { relError, setupGpu } from "../helpers.ts";

@@ -13,6 +13,8 @@ export interface MatmulRefShape {
   lda?: number;
   ldb?: number;
   ldc?: number;
+  offsetA?: number;
+  offsetC?: number;
   accumulate?: boolean;
   alpha?: number;
 }
@@ -35,17 +37,19 @@ export function matmulRef(
   const sA = s.strideA ?? (transA ? K : M) * lda;
   const sB = s.strideB ?? (transB ? N : K) * ldb;
   const sC = s.strideC ?? M * ldc;
+  const oA = s.offsetA ?? 0;
+  const oC = s.offsetC ?? 0;
   const out = Float64Array.from(c);
   for (let z = 0; z < batch; z++) {
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let sum = 0;
         for (let k = 0; k < K; k++) {
-          const av = a[z * sA + (transA ? k * lda + m : m * lda + k)];
+          const av = a[oA + z * sA + (transA ? k * lda + m : m * lda + k)];
           const bv = b[z * sB + (transB ? n * ldb + k : k * ldb + n)];
           sum += av * bv;
         }
-        const i = z * sC + m * ldc + n;
+        const i = oC + z * sC + m * ldc + n;
         out[i] = alpha * sum + (bias ? bias[n] : 0) + (s.accumulate ? c[i] : 0);
       }
     }
@@ -97,3 +101,10 @@ export function fusedLinearRef(
   }
   return out;
 }
+/** The nearest bfloat16 (round to nearest even) of each value's f32, as torch rounds f32 → bf16. */
+export const roundBf16 = (x: ArrayLike<number>) =>
+  Float64Array.from(x, (v) => {
+    const u = new Uint32Array(Float32Array.of(v).buffer)[0];
+    const r = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16;
+    return new Float32Array(Uint32Array.of(r >>> 0).buffer)[0];
+  });

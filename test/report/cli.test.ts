@@ -5,24 +5,28 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReportInputError, buildCharts, readMetrics, writeReport } from "../../src/cli/report.ts";
-import { METRIC, MetricsWriter, evaluationMetrics, updateMetrics } from "../../src/latro/metrics.ts";
+import { METRIC, updateMetrics } from "../../src/latro/metrics.ts";
+import { MetricsWriter } from "../../src/train/metrics-writer.ts";
 
 const root = mkdtempSync(join(tmpdir(), "latro-report-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const cli = new URL("../../src/cli/report.ts", import.meta.url).pathname;
 
-/** A run directory with `steps` updates, an evaluation every 5 and samples at each evaluation. */
+const evaluation = (step: number, accuracy: number) => ({ [METRIC.zeroShotAcc]: accuracy, [METRIC.step]: step });
+
+/** A run directory with `steps` updates, an evaluation every 5 and samples at each evaluation, and the final test row. */
 function syntheticRun(name: string, steps: number): string {
   const dir = join(root, name);
   const w = new MetricsWriter(dir);
-  w.write(evaluationMetrics(0, [-3, -2], [true, false]));
+  w.write(evaluation(0, 0.5));
   for (let step = 1; step <= steps; step++) {
     w.write(
       updateMetrics({
         step,
         episode: 4 * step,
         trainDatasetSize: 16,
-        secondsSinceStart: step,
+        episodesThisProcess: 4 * step,
+        secondsThisProcess: step,
         lr: 1e-6 * (1 - step / (steps + 1)),
         klPenalty: [-0.01 * step, 0],
         adjustedRewards: [-2 + 0.1 * step, -2],
@@ -34,12 +38,13 @@ function syntheticRun(name: string, steps: number): string {
       }),
     );
     if (step % 5 === 0) {
-      w.write(evaluationMetrics(step, [-2 + 0.1 * step], [step > 5]));
+      w.write(evaluation(step, step > 5 ? 1 : 0));
       w.writeSamples(step, [
         { query: "q", model_response: "r", postprocessed_response: `thought at ${step} <script>x</script>`, assembled_sequences: "a", groundtruth: "7", reward: -1, advantage: 0 },
       ]);
     }
   }
+  w.write({ [METRIC.testAcc]: 0.25, [METRIC.testAccBest]: 0.375, [METRIC.bestStep]: 10, [METRIC.step]: steps });
   return dir;
 }
 
@@ -61,11 +66,13 @@ test("writeReport writes report.html and report.png into the run directory", () 
   expect(png).toBe(join(dir, "report.png"));
 
   const page = readFileSync(html, "utf8");
-  for (const metric of [METRIC.rlhfReward, METRIC.klPenalty, METRIC.avgRationaleLength, METRIC.percFinishedThoughts, METRIC.policyLossAvg, METRIC.sftLossAvg, METRIC.lr, METRIC.zeroShotAcc, METRIC.evalReward]) {
+  for (const metric of [METRIC.rlhfReward, METRIC.klPenalty, METRIC.avgRationaleLength, METRIC.percFinishedThoughts, METRIC.policyLossAvg, METRIC.sftLossAvg, METRIC.lr, METRIC.zeroShotAcc]) {
     expect(page).toContain(`data-series="${metric}"`);
   }
   expect(page).toContain("<th>training steps</th><td>20</td>");
   expect(page).toContain("<th>evaluations</th><td>5</td>");
+  expect(page).toContain("<th>test accuracy, final model (step 20)</th><td>25.0%</td>");
+  expect(page).toContain("<th>test accuracy, checkpoint-best (step 10, best validation accuracy)</th><td>37.5%</td>");
   // The last 5 of 4 samples: all of them, escaped.
   expect(page.match(/class="sample"/g)?.length).toBe(4);
   expect(page).toContain("thought at 20 &lt;script&gt;");

@@ -6,7 +6,7 @@
 // Rows are processed in chunks whose [rows, V] logits fit one storage binding (Qwen's V = 151,936
 // allows ~220 rows per 128 MiB); the backward recomputes each chunk's logits (like llm.c's fused
 // classifier it never keeps them), turns them into dlogits = g·(onehot − softmax) in place, then
-//   dh = dlogits·W (NN) and dW += dlogitsᵀ·h (TN).
+//   dh = dlogits·W (NN) and dW += dlogitsᵀ·h (TN). A frozen W may be stored as f16 or bf16.
 import { acquire, type Buf, release } from "../../gpu/buffer.ts";
 import { gpu } from "../../gpu/device.ts";
 import { stridedCopy } from "../../kernels/copy.ts";
@@ -14,12 +14,17 @@ import { fill } from "../../kernels/elementwise.ts";
 import { logSoftmaxGather, logSoftmaxGatherBackward } from "../../kernels/logsoftmax.ts";
 import { matmul } from "../../kernels/matmul.ts";
 import { record, weightGrad } from "../tape.ts";
-import { Tensor } from "../tensor.ts";
+import { storageType, Tensor } from "../tensor.ts";
+
+/** Default bytes of one chunk of logits (under WebGPU's smallest maxStorageBufferBindingSize, 128 MiB). */
+export const CLASSIFIER_CHUNK_BYTES = 64 << 20;
+
+/** Rows of N whose [rows, V] f32 logits fit `limitBytes` (at least one). */
+export const rowsWithin = (N: number, V: number, limitBytes: number) => Math.max(1, Math.min(N, Math.floor(limitBytes / (V * 4))));
 
 /** Rows per chunk: the logits of a chunk stay within one binding and within `budgetBytes`. */
-export function classifierChunkRows(N: number, V: number, budgetBytes = 64 << 20): number {
-  const limit = Math.min(budgetBytes, gpu().limits.maxStorageBufferBindingSize);
-  return Math.max(1, Math.min(N, Math.floor(limit / (V * 4))));
+export function classifierChunkRows(N: number, V: number, budgetBytes = CLASSIFIER_CHUNK_BYTES): number {
+  return rowsWithin(N, V, Math.min(budgetBytes, gpu().limits.maxStorageBufferBindingSize));
 }
 
 export function tokenLogprobs(
@@ -32,6 +37,8 @@ export function tokenLogprobs(
   const [V, WC] = w.shape;
   if (h.shape.length !== 2 || WC !== C) throw new Error(`tokenLogprobs: h [${h.shape}] does not match W [${w.shape}]`);
   if (targets.size !== N || targets.dtype !== "i32") throw new Error(`tokenLogprobs: targets must be i32 [${N}]`);
+  const bType = storageType(w);
+  if (bType !== "f32" && w.requiresGrad) throw new Error(`tokenLogprobs: ${w.name ?? "W"} is stored as ${bType}; only a frozen W may be`);
   if (opts.temperature && (opts.temperature.size !== N || opts.temperature.dtype !== "f32")) {
     throw new Error(`tokenLogprobs: temperature must be f32 [${N}], got ${opts.temperature.dtype} [${opts.temperature.shape}]`);
   }
@@ -41,7 +48,7 @@ export function tokenLogprobs(
   const temperature = opts.temperature ?? ones(N);
   const logits = acquire(rows * V * 4);
   forEachChunk(N, rows, C, h.buf, targets.buf, temperature.buf, (n, hc, tc, tauc, r0) => {
-    matmul({ a: hc, b: w.buf, c: logits }, { M: n, N: V, K: C, transB: true });
+    matmul({ a: hc, b: w.buf, c: logits }, { M: n, N: V, K: C, transB: true, bType });
     const lp = acquire(n * 4);
     const ls = acquire(n * 4);
     logSoftmaxGather({ logits, targets: tc, temperature: tauc, logprob: lp, lse: ls }, { N: n, V });
@@ -59,11 +66,11 @@ export function tokenLogprobs(
     forEachChunk(N, rows, C, h.buf, targets.buf, temperature.buf, (n, hc, tc, tauc, r0) => {
       const gc = sub(g.buf, r0, n, 1);
       const lc = sub(lse.buf, r0, n, 1);
-      matmul({ a: hc, b: w.buf, c: dlogits }, { M: n, N: V, K: C, transB: true });
+      matmul({ a: hc, b: w.buf, c: dlogits }, { M: n, N: V, K: C, transB: true, bType });
       logSoftmaxGatherBackward({ logits: dlogits, targets: tc, temperature: tauc, lse: lc, dlogprob: gc, dlogits }, { N: n, V });
       if (dh) {
         const dhc = acquire(n * C * 4);
-        matmul({ a: dlogits, b: w.buf, c: dhc }, { M: n, N: C, K: V });
+        matmul({ a: dlogits, b: w.buf, c: dhc }, { M: n, N: C, K: V, bType });
         stridedCopy(dhc, dh.buf, { rows: n, cols: C, srcStride: C, dstStride: C, dstOffset: r0 * C });
         release(dhc);
       }

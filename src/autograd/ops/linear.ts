@@ -2,32 +2,37 @@
 // linearResidual: y = r + x·Wᵀ + b, a projection back into the residual stream r in one matmul.
 //   x [N, in], W [out, in], b [out], r [N, out] → y [N, out]
 //   dx = dy·W (NN), dW += dyᵀ·x (TN, accumulated in place), db += Σ_rows dy, dr = dy
+// A frozen W may be stored as f16 or bf16 (read by the matmul as such); a trained one is f32.
 import { matmul } from "../../kernels/matmul.ts";
 import { colSum } from "../../kernels/reduce.ts";
 import { record, weightGrad } from "../tape.ts";
-import { Tensor } from "../tensor.ts";
+import { storageType, Tensor } from "../tensor.ts";
 
-function check(fn: string, x: Tensor, w: Tensor, b?: Tensor): void {
+/** Checks the operands; returns W's storage type. */
+export function checkLinear(fn: string, x: Tensor, w: Tensor, b?: Tensor): "f32" | "f16" | "bf16" {
   const [, In] = x.shape;
   const [Out, WIn] = w.shape;
   if (x.shape.length !== 2 || WIn !== In) throw new Error(`${fn}: x [${x.shape}] does not match W [${w.shape}] (${w.name ?? "weight"})`);
   if (b && b.size !== Out) throw new Error(`${fn}: bias [${b.shape}] does not match W [${w.shape}]`);
+  const bType = storageType(w);
+  if (bType !== "f32" && w.requiresGrad) throw new Error(`${fn}: ${w.name ?? "weight"} is stored as ${bType}; only frozen weights may be`);
+  return bType;
 }
 
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  check("linear", x, w, b);
+  const bType = checkLinear("linear", x, w, b);
   const y = new Tensor([x.shape[0], w.shape[0]]);
-  matmul({ a: x.buf, b: w.buf, c: y.buf, bias: b?.buf }, { M: x.shape[0], N: w.shape[0], K: x.shape[1], transB: true });
+  matmul({ a: x.buf, b: w.buf, c: y.buf, bias: b?.buf }, { M: x.shape[0], N: w.shape[0], K: x.shape[1], transB: true, bType });
   return record("linear", b ? [x, w, b] : [x, w], y, (dy) => linearBackward(dy, x, w, b));
 }
 
 export function linearResidual(r: Tensor, x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  check("linearResidual", x, w, b);
+  const bType = checkLinear("linearResidual", x, w, b);
   if (r.shape.length !== 2 || r.shape[0] !== x.shape[0] || r.shape[1] !== w.shape[0]) {
     throw new Error(`linearResidual: residual [${r.shape}] is not [${x.shape[0]}, ${w.shape[0]}]`);
   }
   const y = new Tensor(r.shape);
-  matmul({ a: x.buf, b: w.buf, c: y.buf, bias: b?.buf, residual: r.buf }, { M: x.shape[0], N: w.shape[0], K: x.shape[1], transB: true });
+  matmul({ a: x.buf, b: w.buf, c: y.buf, bias: b?.buf, residual: r.buf }, { M: x.shape[0], N: w.shape[0], K: x.shape[1], transB: true, bType });
   return record("linearResidual", b ? [r, x, w, b] : [r, x, w], y, (dy) => [dy, ...linearBackward(dy, x, w, b)]);
 }
 
@@ -38,7 +43,7 @@ export function linearBackward(dy: Tensor, x: Tensor, w: Tensor, b?: Tensor): (T
   let dx: Tensor | undefined;
   if (x.requiresGrad) {
     dx = new Tensor([N, In]);
-    matmul({ a: dy.buf, b: w.buf, c: dx.buf }, { M: N, N: In, K: Out });
+    matmul({ a: dy.buf, b: w.buf, c: dx.buf }, { M: N, N: In, K: Out, bType: storageType(w) });
   }
   let dwOut: Tensor | undefined;
   if (w.requiresGrad) {

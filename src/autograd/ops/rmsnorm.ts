@@ -12,8 +12,11 @@ export function rmsnorm(x: Tensor, w: Tensor, eps: number): Tensor {
   rmsnormForward(y.buf, rstd.buf, x.buf, w.buf, { N, C, eps });
   return record("rmsnorm", [x, w], y, (dy) => {
     const dx = new Tensor([N, C]);
-    const dw = weightGrad(w);
-    rmsnormBackward(dx.buf, dw.grad.buf, dy.buf, x.buf, w.buf, rstd.buf, { N, C, eps }, { accumulateDw: dw.accumulate });
-    return [dx, dw.returned];
+    // A frozen w (LoRA) gets no gradient: the kernel's dw goes to a scratch buffer.
+    const dw = w.requiresGrad ? weightGrad(w) : undefined;
+    const dwBuf = dw ? dw.grad : new Tensor([C]);
+    rmsnormBackward(dx.buf, dwBuf.buf, dy.buf, x.buf, w.buf, rstd.buf, { N, C, eps }, { accumulateDw: dw?.accumulate });
+    if (!dw) dwBuf.release();
+    return [dx, dw?.returned];
   });
 }

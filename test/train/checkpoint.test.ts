@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Tensor } from "../../src/autograd/tensor.ts";
-import { resolveCheckpoint } from "../../src/latro/checkpoint.ts";
-import { firstBadGradient } from "../../src/latro/trainer.ts";
+import { resolveCheckpoint } from "../../src/train/checkpoint.ts";
+import { firstBadGradient } from "../../src/train/loop.ts";
 import { setupGpu } from "../helpers.ts";
 import { tinyModel } from "../model/tiny.ts";
 

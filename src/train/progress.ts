@@ -28,12 +28,11 @@ export class ProgressBar {
   log(line: string): void {
     if (this.tty) process.stderr.write("\r\x1b[2K");
     console.log(line);
-    this.render();
+    if (this.tty) this.render();
   }
 
   done(): void {
-    this.render();
-    if (this.tty) process.stderr.write("\n");
+    if (this.tty) process.stderr.write(`\r\x1b[2K${this.line()}\n`);
   }
 
   /** "[#####.....] 5/10 update 0.42 update/s ETA 12s" */

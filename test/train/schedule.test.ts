@@ -1,6 +1,6 @@
 // Learning-rate schedules against transformers' formulas, evaluated by hand.
 import { expect, test } from "bun:test";
-import { learningRateAt, lrMultiplier } from "../../src/latro/schedule.ts";
+import { learningRateAt, lrMultiplier } from "../../src/train/schedule.ts";
 
 test("linear: warmup from 0, then linear decay to 0 at the last step", () => {
   // warmup 2, total 10: s/2 for s < 2, then (10 − s) / 8.

@@ -1,35 +1,43 @@
-// `bun run pretrain [--steps N] [--batch-size B] [--out DIR] [--<flag> value …]`: builds the project's
+// `bun run build-base-model [--steps N] [--batch-size B] [--out DIR] [--<flag> value …]`: builds the project's
 // built-in base model — a small Llama (default ≈3.4M parameters: hidden 256, 4 layers, 4 heads over 2
 // key/value heads, SwiGLU 688, tied embeddings) trained from a seeded random init on GSM8K and `arith`
 // train problems formatted exactly as LaTRO prompts them (src/sft/pretrain.ts), or continued from
-// --init DIR (a second stage, e.g. on another --mix). The model is written to --out (default
-// models/latro-tiny) as an HF directory with the tokenizer files of --tokenizer, replacing the
-// directory atomically (anything else in it is dropped) every --save-every steps and at the end;
-// metrics go to LOG_DIR/metrics.jsonl. Finally, greedy completions of the first
+// --init DIR (a second stage, e.g. on another --mix). Metrics (OUTPUT_DIR/metrics.jsonl) and
+// checkpoints (OUTPUT_DIR/checkpoint-<step>, every --save-every steps and after the last;
+// --checkpoint-path resumes exactly) go to --output-dir; at the end the model is written to --out
+// (default models/latro-tiny) as an HF directory with the tokenizer files of --tokenizer, replacing
+// the directory (anything else in it is dropped). Finally, greedy completions of the first
 // --eval-examples validation problems of each dataset report accuracy and how many completions are
-// well formed (end in "The answer is N."). SIGINT finishes the step, saves and exits.
+// well formed (end in "The answer is N."). Ctrl-C finishes the step, saves a checkpoint and exits 130.
+// (The package script is `build-base-model`, not `pretrain`: bun, like npm, would run a script named
+// `pretrain` before every `bun run train`.)
 import { defineCommand, runMain } from "citty";
 import { arithDataset } from "../data/arith.ts";
 import { gsm8kDataset } from "../data/gsm8k.ts";
 import type { Dataset } from "../data/example.ts";
 import { evaluateModel } from "../eval/evaluate.ts";
 import { initGpu, describeGpu } from "../gpu/device.ts";
-import { MetricsWriter } from "../latro/metrics.ts";
 import { initModel } from "../model/init.ts";
 import { loadModel, saveModel } from "../model/load.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { sftDataset } from "../sft/examples.ts";
 import { llamaConfig, pretrain, type LlamaShape, type PretrainConfig } from "../sft/pretrain.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
-import { checkFlags, intArg, numberArg, stringArg } from "./args.ts";
-import { isPreScriptHook } from "./prehook.ts";
-import { DEFAULT_MODEL, runCli } from "./runtime.ts";
+import { MetricsWriter } from "../train/metrics-writer.ts";
+import { prepareOutputDir } from "../train/output-dir.ts";
+import { openCheckpoint } from "../train/resume.ts";
+import { checkFlags, flagOf, intArg, numberArg, stringArg } from "./args.ts";
+import { runCli } from "./runtime.ts";
+import { BUILT_IN_MODEL } from "../model/built-in.ts";
 
 export const pretrainArgs = {
-  out: { type: "string", description: "model directory to write (replaced)", default: DEFAULT_MODEL },
-  tokenizer: { type: "string", description: "directory with the tokenizer files", default: DEFAULT_MODEL },
+  out: { type: "string", description: "model directory to write (replaced)", default: BUILT_IN_MODEL },
+  tokenizer: { type: "string", description: "directory with the tokenizer files", default: BUILT_IN_MODEL },
   init: { type: "string", description: "continue from this model directory (its config and weights) instead of a random init; the shape flags are then unused" },
-  "log-dir": { type: "string", description: "directory for metrics.jsonl", default: "runs/pretrain" },
+  "output-dir": { type: "string", description: "metrics.jsonl and checkpoints", default: "runs/pretrain" },
+  "overwrite-output-dir": { type: "boolean", description: "remove an earlier run's files in --output-dir first (a new run refuses a non-empty one)", default: false },
+  "checkpoint-path": { type: "string", description: "resume from this checkpoint (or output directory: its newest checkpoint)" },
+  "allow-config-change": { type: "boolean", description: "resume even when flags that change the run differ from the checkpoint's", default: false },
   hidden: { type: "string", description: "hidden size", default: "256" },
   layers: { type: "string", description: "transformer layers", default: "4" },
   heads: { type: "string", description: "attention heads", default: "4" },
@@ -47,7 +55,7 @@ export const pretrainArgs = {
   "loss-on-query": { type: "boolean", description: "also train on the query tokens", default: false },
   seed: { type: "string", description: "seed of the initialisation and the data order", default: "0" },
   "log-every": { type: "string", description: "print a summary line every N steps (0 = never)", default: "25" },
-  "save-every": { type: "string", description: "save to --out every N steps (0 = only at the end)", default: "100" },
+  "save-every": { type: "string", description: "save OUTPUT_DIR/checkpoint-<step> every N steps (0 = only after the last step, as every value also does)", default: "100" },
   "eval-examples": { type: "string", description: "validation problems per dataset completed at the end (0 = none)", default: "32" },
   verbose: { type: "boolean", description: "print the GPU adapter, features and limits", default: false },
 } as const;
@@ -58,7 +66,10 @@ export interface PretrainOptions extends PretrainConfig {
   tokenizer: string;
   /** Continue from this model directory instead of a seeded random init. */
   init?: string;
-  logDir: string;
+  outputDir: string;
+  overwriteOutputDir: boolean;
+  checkpointPath: string | null;
+  allowConfigChange: boolean;
   evalExamples: number;
   verbose: boolean;
 }
@@ -88,7 +99,10 @@ export function parsePretrainArgs(args: Record<string, unknown>): PretrainOption
     out: str("out"),
     tokenizer: str("tokenizer"),
     init: args.init === undefined ? undefined : str("init"),
-    logDir: str("log-dir"),
+    outputDir: str("output-dir"),
+    overwriteOutputDir: args["overwrite-output-dir"] === true,
+    checkpointPath: args["checkpoint-path"] === undefined ? null : str("checkpoint-path"),
+    allowConfigChange: args["allow-config-change"] === true,
     steps: intArg("--steps", args.steps, { min: 1 }),
     batchSize: intArg("--batch-size", args["batch-size"], { min: 1 }),
     lr: numberArg("--lr", args.lr, { min: 0, minExclusive: true }),
@@ -119,7 +133,31 @@ async function report(model: Transformer, tokenizer: Tokenizer, dataset: Dataset
   return { [`${dataset.name}/accuracy`]: greedy.accuracy, [`${dataset.name}/well_formed`]: wellFormed };
 }
 
-export async function runPretrain(o: PretrainOptions): Promise<void> {
+/** Options that do not change what the run computes: a resumed run may change them. */
+export const PRETRAIN_UNTRACKED: readonly (keyof PretrainOptions)[] = [
+  "out",
+  "outputDir",
+  "overwriteOutputDir",
+  "checkpointPath",
+  "allowConfigChange",
+  "logEvery",
+  "saveEvery",
+  "evalExamples",
+  "verbose",
+];
+
+/** Whether the run was interrupted by Ctrl-C (after saving a checkpoint). */
+export async function runPretrain(o: PretrainOptions): Promise<{ interrupted: boolean }> {
+  prepareOutputDir(o.outputDir, { flag: "--output-dir", overwrite: o.overwriteOutputDir, resuming: o.checkpointPath !== null });
+  const resume = o.checkpointPath === null
+    ? null
+    : await openCheckpoint({ checkpointPath: o.checkpointPath, config: o, untracked: PRETRAIN_UNTRACKED, allowConfigChange: o.allowConfigChange, fieldName: flagOf });
+  if (resume && resume.step >= o.steps) {
+    console.error(`${resume.dir} is at step ${resume.step} of ${o.steps}: the run is finished, nothing to do`);
+    return { interrupted: false };
+  }
+  const arith = sftDataset("arith", "train").examples;
+  const gsm8k = sftDataset("gsm8k", "train").examples;
   const g = await initGpu();
   if (o.verbose) console.error(describeGpu(g));
   const tokenizer = await loadTokenizer(o.tokenizer);
@@ -131,41 +169,33 @@ export async function runPretrain(o: PretrainOptions): Promise<void> {
     throw new Error(`--seq-len: got ${o.seqLen}; expected at most the max_position_embeddings ${model.config.maxPositionEmbeddings} of --init ${o.init}`);
   }
   const numParams = model.parameters().reduce((n, p) => n + p.size, 0);
-  const arith = sftDataset("arith", "train").examples;
-  const gsm8k = sftDataset("gsm8k", "train").examples;
   console.error(
     `${o.init === undefined ? "pretraining" : `continuing ${o.init}:`} a ${(numParams / 1e6).toFixed(2)}M-parameter Llama for ${o.steps} steps × ${o.batchSize} sequences ` +
       `(${(100 * o.mix).toFixed(0)}% of ${arith.length} arith, the rest of ${gsm8k.length} GSM8K train problems) → ${o.out}`,
   );
-  const metrics = new MetricsWriter(o.logDir);
-  let interrupted = false;
-  process.on("SIGINT", () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    console.error("\nSIGINT: finishing this step, then saving the model (Ctrl-C again to abort)");
-  });
-  const save = async (step: number) => {
-    await saveModel(model, o.out, o.tokenizer);
-    console.error(`saved ${o.out} at step ${step}`);
-  };
-  const steps = await pretrain({ config: o, model, tokenizer, arith, gsm8k, metrics, save }, () => interrupted);
-  if (interrupted) process.exit(130);
+  const metrics = new MetricsWriter(o.outputDir);
+  const result = await pretrain({ config: o, model, tokenizer, arith, gsm8k, metrics, outputDir: o.outputDir, tokenizerDir: o.tokenizer, savedConfig: o, resume });
+  if (result.interrupted) return result;
+  await saveModel(model, o.out, o.tokenizer);
+  console.error(`saved ${o.out} after step ${result.step}`);
   if (o.evalExamples > 0) {
     const results = {
       ...(await report(model, tokenizer, arithDataset("val"), o.evalExamples)),
       ...(await report(model, tokenizer, gsm8kDataset("val", false), o.evalExamples)),
     };
-    metrics.write({ step: steps, ...results });
+    metrics.write({ step: result.step, ...results });
   }
+  return result;
 }
 
 export const pretrainCommand = defineCommand({
-  meta: { name: "pretrain", description: "Train the built-in base model from scratch on GSM8K + arith train problems in LaTRO's format" },
+  meta: { name: "build-base-model", description: "Train the built-in base model from scratch on GSM8K + arith train problems in LaTRO's format" },
   args: pretrainArgs,
   async run({ args }) {
-    await runCli(() => runPretrain(parsePretrainArgs(args as Record<string, unknown>)));
+    await runCli(async () => {
+      if ((await runPretrain(parsePretrainArgs(args as Record<string, unknown>))).interrupted) process.exit(130);
+    });
   },
 });
 
-// bun runs the `pretrain` script before every `bun run train` too; then there is nothing to do.
-if (import.meta.main && !isPreScriptHook()) runMain(pretrainCommand);
+if (import.meta.main) runMain(pretrainCommand);

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { LatroExample } from "../../src/data/example.ts";
-import { answerEndId, encodeAnswer } from "../../src/latro/prompts.ts";
+import { answerEndId, encodeAnswer } from "../../src/generate/prompts.ts";
 import { applyChatTemplate } from "../../src/tokenizer/chat.ts";
 import { loadTokenizer, Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 
