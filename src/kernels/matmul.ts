@@ -43,7 +43,8 @@ export interface MatmulShape {
   ldc?: number;
   /**
    * Elements from the start of A's / C's buffer to its first element (default 0): a column slice of
-   * wider rows, e.g. one projection's columns of a fused [N, q + k + v] output; offset + the row's
+   * wider rows, e.g. one projection's columns of a fused [N, q + k + v] output, and/or whole rows
+   * skipped, e.g. one projection's rows of a fused weight; (offset mod the row stride) + the row's
    * columns must fit in its row stride.
    */
   offsetA?: number;
@@ -138,8 +139,8 @@ export function matmul({ a, b, c, bias, residual, normWeight }: MatmulOperands, 
   const offsetA = shape.offsetA ?? 0;
   const offsetC = shape.offsetC ?? 0;
   checkDims("matmul", { offsetA, offsetC }, 0);
-  if (offsetA + ca > lda) throw new Error(`matmul: offsetA ${offsetA} + ${ca} columns exceeds lda ${lda}`);
-  if (offsetC + N > ldc) throw new Error(`matmul: offsetC ${offsetC} + ${N} columns exceeds ldc ${ldc}`);
+  if ((offsetA % lda) + ca > lda) throw new Error(`matmul: offsetA ${offsetA} (column ${offsetA % lda}) + ${ca} columns exceeds lda ${lda}`);
+  if ((offsetC % ldc) + N > ldc) throw new Error(`matmul: offsetC ${offsetC} (column ${offsetC % ldc}) + ${N} columns exceeds ldc ${ldc}`);
   if (batch > 1 && sC < M * ldc) throw new Error(`matmul: strideC ${sC} makes batch items of C overlap (need ≥ ${M * ldc})`);
   // Elements each operand must hold: the last element of the last batch item, + 1.
   const extent = (rows: number, ld: number, cols: number, stride: number) => (batch - 1) * stride + (rows - 1) * ld + cols;

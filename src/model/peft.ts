@@ -11,9 +11,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as v from "valibot";
-import { Tensor } from "../autograd/tensor.ts";
+import type { Tensor } from "../autograd/tensor.ts";
 import { downloadF32 } from "../gpu/recorder.ts";
-import { stridedCopy } from "../kernels/copy.ts";
 import { matmul } from "../kernels/matmul.ts";
 import type { ModelConfig } from "./config.ts";
 import {
@@ -165,19 +164,8 @@ export function mergeAdapter(config: ModelConfig, params: ReadonlyMap<string, Te
       const w = params.get(name);
       if (!w) throw new Error(`mergeAdapter: the model has no ${name}`);
       if (w.dtype !== "f32") throw new Error(`mergeAdapter: ${name} is ${w.dtype}; merging needs f32 weights (load the base without freezing)`);
-      const In = s.A[1];
-      const shape = { M: part.rows, N: In, K: s.B[1], alpha: adapters.scale, accumulate: true };
-      if (row0 === 0 && part.rows === w.shape[0]) {
-        matmul({ a: B[j].buf, b: A.buf, c: w.buf }, shape);
-        return;
-      }
-      // The part's rows: out to a [rows, in] tensor, the update added there, and back.
-      const rows = new Tensor([part.rows, In]);
-      const span = { rows: 1, cols: part.rows * In, srcStride: 0, dstStride: 0 };
-      stridedCopy(w.buf, rows.buf, { ...span, srcOffset: row0 * In });
-      matmul({ a: B[j].buf, b: A.buf, c: rows.buf }, shape);
-      stridedCopy(rows.buf, w.buf, { ...span, dstOffset: row0 * In });
-      rows.release();
+      const [In, r] = [s.A[1], s.B[1]];
+      matmul({ a: B[j].buf, b: A.buf, c: w.buf }, { M: part.rows, N: In, K: r, alpha: adapters.scale, accumulate: true, offsetC: row0 * In });
     });
   }
 }

@@ -123,19 +123,21 @@ test("batched with strides, broadcast (stride 0) and padded row strides", async 
   expect((await check({ M: 5, N: 3, K: 9, transB: true, batch: 4, accumulate: true, variant })).err).toBeLessThan(TOL);
 }, COMPILE_MS);
 
-test("column slices: A and C start at an element offset within wider rows (a fused projection's part), windows too", async () => {
+test("column and row slices: A and C start at an element offset (a fused projection's part), windows too", async () => {
   const cases: [MatmulShape, number?][] = [
     [{ M: 7, N: 5, K: 6, ldc: 24, offsetC: 11, accumulate: true }], // dy·… into columns 11..15 of a wider C
     [{ M: 6, N: 3, K: 9, lda: 20, offsetA: 8, transB: true }], // A = columns 8..16 of wider rows (vec4)
     [{ M: 5, N: 4, K: 7, lda: 19, offsetA: 5, transA: true, ldc: 13, offsetC: 9 }], // Aᵀ column slice (TN), C slice
     [{ M: 150, N: 6, K: 8, ldc: 24, offsetC: 10 }, 4096], // C in windows along M, each at the column offset
+    [{ M: 4, N: 9, K: 3, offsetC: 2 * 9 }], // rows 2..5 of a [6, 9] C (a projection's rows of a fused weight)
+    [{ M: 40, N: 6, K: 8, ldc: 24, offsetC: 3 * 24 + 10 }, 4096], // whole rows and columns skipped, C in windows
   ];
   for (const [s, bindingLimit] of cases) {
     const { err } = await check({ ...s, variant: MAIN }, { bindingLimit });
     if (!(err <= TOL)) throw new Error(`offsets ${JSON.stringify(s)}: rel error ${err}`);
   }
   const a = acquire(4096), b = acquire(4096), c = acquire(4096);
-  expect(() => matmul({ a, b, c }, { M: 2, N: 4, K: 2, ldc: 8, offsetC: 5 })).toThrow("matmul: offsetC 5 + 4 columns exceeds ldc 8");
+  expect(() => matmul({ a, b, c }, { M: 2, N: 4, K: 2, ldc: 8, offsetC: 5 })).toThrow("matmul: offsetC 5 (column 5) + 4 columns exceeds ldc 8");
 }, COMPILE_MS);
 
 test("a residual is read at C's layout: a column slice (offsetC, ldc) of a wider C gets R's same elements added", async () => {
