@@ -10,22 +10,46 @@
 // (T = 1) gives each row its own position.
 // One thread per (token, i), WG = 256 (grid folded into y): sin and cos are computed once and applied
 // to all Hq + Hkv heads of the token.
+//
+// Entries:
+//   main          in place on q [B·T, Hq·D] and k [B·T, Hkv·D] (sign −1: the backward on dq, dk).
+//   qkv_forward   from the fused projection qkv [B·T, (Hq + 2·Hkv)·D] (rows [q | k | v]): rotated q to q_out
+//                 [B·T, Hq·D], rotated k and the copied v to k_out, v_out at element tok·kvStride + kvOffset
+//                 of token tok's row (dense [B·T, Hkv·D]: kvStride = Hkv·D, kvOffset = 0; a decode step's
+//                 KV-cache slot s of [B, Tmax, Hkv·D]: kvStride = Tmax·Hkv·D, kvOffset = s·Hkv·D, T = 1).
+//   qkv_backward  the inverse layout change with −θ: dqkv [B·T, (Hq + 2·Hkv)·D] from dq, dk (rotated back,
+//                 times m) and dv (copied), all dense.
 // sin/cos: WGSL only specifies its builtins to 2^-11 absolute error on [−π, π], and θ reaches pos
 // radians, so sincos() reduces θ by π/2 (Cody–Waite with a 4-part π/2 whose first three parts have
 // ≤ 7 significant bits, exact products for |k| < 2^17) and evaluates Cephes' single-precision minimax
 // polynomials on [−π/4, π/4]: absolute error < 1e-7 for |θ| < 2^17 (f32 emulation, test/kernels).
 //
-// Bindings: 0 params, 1 q rw, 2 k rw, 3 pos i32 [B·T], 4 inv_freq f32 [D/2]
+// Bindings: main          0 params, 1 q rw, 2 k rw, 3 pos i32 [B·T], 4 inv_freq f32 [D/2]
+//           qkv_forward   0 params, 1 qkv, 2 q_out rw, 3 k_out rw, 4 v_out rw, 5 pos, 6 inv_freq
+//           qkv_backward  0 params, 1 dqkv rw, 2 dq, 3 dk, 4 dv, 5 pos, 6 inv_freq
 
 const WG = 256u; // = WG in src/kernels/elementwise.ts (workgroup counts)
 
-struct Params { n: u32, half: u32, Hq: u32, Hkv: u32, sign: f32, scale: f32 }   // n = B·T·half threads; scale = m
+// n = B·T·half threads; scale = m; kvStride, kvOffset: qkv_forward's k_out/v_out placement (see above).
+struct Params { n: u32, half: u32, Hq: u32, Hkv: u32, sign: f32, scale: f32, kvStride: u32, kvOffset: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> q: array<f32>;
 @group(0) @binding(2) var<storage, read_write> k: array<f32>;
 @group(0) @binding(3) var<storage, read> pos: array<i32>;
 @group(0) @binding(4) var<storage, read> inv_freq: array<f32>;
+
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read_write> q_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> k_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v_out: array<f32>;
+@group(0) @binding(5) var<storage, read> pos_f: array<i32>;
+@group(0) @binding(6) var<storage, read> inv_freq_f: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> dqkv: array<f32>;
+@group(0) @binding(2) var<storage, read> dq: array<f32>;
+@group(0) @binding(3) var<storage, read> dk: array<f32>;
+@group(0) @binding(4) var<storage, read> dv: array<f32>;
 
 // (sin a, cos a) for an f32 angle a.
 fn sincos(a: f32) -> vec2f {
@@ -44,6 +68,9 @@ fn sincos(a: f32) -> vec2f {
     default: { return vec2f(-c, s); }
   }
 }
+
+// (x1, x2) turned by the angle whose (sin, cos) is sc.
+fn rotate(x1: f32, x2: f32, sc: vec2f) -> vec2f { return vec2f(x1 * sc.y - x2 * sc.x, x2 * sc.y + x1 * sc.x); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -68,5 +95,64 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let x2 = k[o + p.half];
     k[o] = x1 * c - x2 * s;
     k[o + p.half] = x2 * c + x1 * s;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn qkv_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let e = (wid.x + wid.y * nwg.x) * WG + lid.x;
+  if (e >= p.n) { return; }
+  let tok = e / p.half;
+  let i = e - tok * p.half;
+  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]) * p.scale;
+  sc.x *= p.sign;
+  let D = 2u * p.half;
+  let row = tok * (p.Hq + 2u * p.Hkv) * D;
+  for (var h = 0u; h < p.Hq; h++) {
+    let src = row + h * D + i;
+    let r = rotate(qkv[src], qkv[src + p.half], sc);
+    let o = (tok * p.Hq + h) * D + i;
+    q_out[o] = r.x;
+    q_out[o + p.half] = r.y;
+  }
+  let kv = tok * p.kvStride + p.kvOffset;
+  for (var h = 0u; h < p.Hkv; h++) {
+    let src = row + (p.Hq + h) * D + i;
+    let r = rotate(qkv[src], qkv[src + p.half], sc);
+    let o = kv + h * D + i;
+    k_out[o] = r.x;
+    k_out[o + p.half] = r.y;
+    let vs = src + p.Hkv * D;
+    v_out[o] = qkv[vs];
+    v_out[o + p.half] = qkv[vs + p.half];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn qkv_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let e = (wid.x + wid.y * nwg.x) * WG + lid.x;
+  if (e >= p.n) { return; }
+  let tok = e / p.half;
+  let i = e - tok * p.half;
+  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]) * p.scale;
+  sc.x *= p.sign;
+  let D = 2u * p.half;
+  let row = tok * (p.Hq + 2u * p.Hkv) * D;
+  for (var h = 0u; h < p.Hq; h++) {
+    let o = (tok * p.Hq + h) * D + i;
+    let r = rotate(dq[o], dq[o + p.half], sc);
+    let dst = row + h * D + i;
+    dqkv[dst] = r.x;
+    dqkv[dst + p.half] = r.y;
+  }
+  for (var h = 0u; h < p.Hkv; h++) {
+    let o = (tok * p.Hkv + h) * D + i;
+    let r = rotate(dk[o], dk[o + p.half], sc);
+    let dst = row + (p.Hq + h) * D + i;
+    dqkv[dst] = r.x;
+    dqkv[dst + p.half] = r.y;
+    let vd = dst + p.Hkv * D;
+    dqkv[vd] = dv[o];
+    dqkv[vd + p.half] = dv[o + p.half];
   }
 }

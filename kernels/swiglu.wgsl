@@ -2,7 +2,7 @@
 //   forward:   h = silu(g) · u,                       silu(g) = g · σ(g)
 //   backward:  dg = dh · u · σ(g) · (1 + g·(1 − σ(g))),   du = dh · silu(g)
 // gate and up are two [N, I] tensors (Llama's gate_proj and up_proj: entries forward, backward), or
-// the two halves of each row of one [N, 2I] tensor as Phi-3's gate_up_proj produces, gate = columns
+// the two halves of each row of one [N, 2I] tensor as the fused gate_up_proj produces, gate = columns
 // [0, I), up = [I, 2I) (entries forward_fused, backward_fused; the gradient has the same layout).
 // One thread per element e = n·I + i of the [n, I] rows bound (WG = 256, grid folded into y); the
 // launcher dispatches once per binding window of rows when the tensors exceed one binding.

@@ -5,9 +5,12 @@ export interface BenchRow {
   /** Shape in the kernel's own terms, e.g. "M=1024 N=1024 K=1024". */
   shape: string;
   ms: number;
-  /** Work rate: GFLOP/s, GB/s, tokens/s or episodes/s; or memory in GB (memory rows). */
+  /**
+   * Work rate (GFLOP/s, GB/s, tokens/s, episodes/s), a cost per unit (µs/dispatch, dispatches/token),
+   * or memory in GB (memory rows).
+   */
   rate: number;
-  unit: "GFLOP/s" | "GB/s" | "tokens/s" | "episodes/s" | "GB";
+  unit: "GFLOP/s" | "GB/s" | "tokens/s" | "episodes/s" | "µs/dispatch" | "dispatches/token" | "GB";
   /** How the figure was obtained: GPU timestamps, wall clock, the memory plan, or the buffer pool's peak. */
   timing: "timestamp" | "wall" | "plan" | "pool";
   /** The peer measured on the same adapter in the same run (e.g. tfjs-webgpu), when there is one. */

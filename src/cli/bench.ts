@@ -11,6 +11,7 @@ import { benchSoftmax } from "../bench/softmax.ts";
 import { benchLayerOps } from "../bench/layer.ts";
 import { benchGenerate } from "../bench/generate.ts";
 import { benchLatro } from "../bench/latro.ts";
+import { benchDispatch } from "../bench/dispatch.ts";
 import { benchMemory } from "../bench/memory.ts";
 
 const BENCHES: Record<string, Bench> = {
@@ -18,6 +19,7 @@ const BENCHES: Record<string, Bench> = {
   attention: benchAttention,
   softmax: benchSoftmax,
   layer: benchLayerOps,
+  dispatch: benchDispatch,
   generate: benchGenerate,
   latro: benchLatro,
   memory: benchMemory,

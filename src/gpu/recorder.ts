@@ -5,8 +5,14 @@
 // uniform ring is full. Within one pass every dispatch is its own synchronisation scope, so a
 // dispatch sees the storage writes of the ones before it.
 //
-// Kernel parameters: a dispatch's `params` bytes go to a slot of a per-batch uniform ring buffer,
-// bound at @binding(0); storage bindings follow at @binding(1..n) in the order given.
+// Kernel parameters: a dispatch's `params` bytes are bound as a uniform at @binding(0); storage
+// bindings follow at @binding(1..n) in the order given.
+//
+// Bind groups are reused when a dispatch repeats (same pipeline, same buffer ranges, same params
+// bytes), as the decode loop does every token: the second sighting of a dispatch creates a bind group
+// whose own 256-byte uniform buffer holds those params (written once), and every later sighting only
+// sets it. A first sighting writes its params to a slot of a per-batch uniform ring buffer and builds
+// a one-off bind group. Each pipeline's bind group layout is fetched once.
 import { type Buf } from "./buffer.ts";
 import { gpu } from "./device.ts";
 import { checkKernels } from "./kernel.ts";
@@ -69,9 +75,47 @@ function entry(binding: number, b: Binding): GPUBindGroupEntry {
 
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
+/** Distinct dispatches remembered for bind-group reuse; past this the memory is cleared (rare). */
+const MAX_REMEMBERED = 8192;
+/** Key of a dispatch seen once → true; of a dispatch seen twice or more → its bind group. */
+const remembered = new Map<string, true | GPUBindGroup>();
+let cachedUniforms: GPUBuffer[] = [];
+let uniformsToDestroy: GPUBuffer[] = [];
+const layouts = new Map<GPUComputePipeline, GPUBindGroupLayout>();
+const ids = new WeakMap<object, number>();
+let nextId = 0;
+const idOf = (o: object) => {
+  let id = ids.get(o);
+  if (id === undefined) ids.set(o, (id = nextId++));
+  return id;
+};
+const bindCounters = { bindGroupsCreated: 0, bindGroupsReused: 0 };
+
+function layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+  let layout = layouts.get(pipeline);
+  if (!layout) layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+  return layout;
+}
+
+/** Identity of a dispatch's bind group: pipeline, each binding's (buffer, offset, size), params bytes. */
+function dispatchKey(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[], params?: ArrayBufferView): string {
+  let key = `${idOf(pipeline)}`;
+  for (const e of entries) {
+    const r = e.resource as GPUBufferBinding;
+    key += `|${idOf(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+  }
+  if (params) {
+    const w = new Uint32Array(params.buffer, params.byteOffset, params.byteLength >> 2);
+    key += "|";
+    for (let i = 0; i < w.length; i++) key += `${w[i].toString(36)},`;
+  }
+  return key;
+}
+
 /**
- * Records one dispatch of `pipeline` over `groups` workgroups. `params` (≤ 256 bytes) is bound as a
- * uniform at binding 0; `bindings` are the storage buffers at bindings 1.. (0.. when no params).
+ * Records one dispatch of `pipeline` over `groups` workgroups. `params` (≤ 256 bytes, a multiple of
+ * 4) is bound as a uniform at binding 0; `bindings` are the storage buffers at bindings 1.. (0.. when
+ * no params).
  */
 export function dispatch(
   pipeline: GPUComputePipeline,
@@ -81,28 +125,66 @@ export function dispatch(
 ): void {
   const [x, y = 1, z = 1] = groups;
   if (x === 0 || y === 0 || z === 0) return;
-  const max = gpu().limits.maxComputeWorkgroupsPerDimension;
+  const { device, limits } = gpu();
+  const max = limits.maxComputeWorkgroupsPerDimension;
   if (x > max || y > max || z > max) {
     throw new Error(`dispatch ${pipeline.label}: workgroups [${x}, ${y}, ${z}] exceed maxComputeWorkgroupsPerDimension ${max}`);
   }
-  const entries: GPUBindGroupEntry[] = [];
-  if (params) {
-    if (params.byteLength > SLOT) throw new Error(`dispatch ${pipeline.label}: params of ${params.byteLength} bytes > ${SLOT}`);
-    if (ringUsed + SLOT > RING_BYTES) flush();
-    ringStaging.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), ringUsed);
-    ring ??= gpu().device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    entries.push({ binding: 0, resource: { buffer: ring, offset: ringUsed, size: align4(Math.max(16, params.byteLength)) } });
-    ringUsed += SLOT;
+  if (params && (params.byteLength > SLOT || params.byteLength % 4 !== 0)) {
+    throw new Error(`dispatch ${pipeline.label}: params of ${params.byteLength} bytes; expected a multiple of 4, at most ${SLOT}`);
   }
   const first = params ? 1 : 0;
-  bindings.forEach((b, i) => entries.push(entry(first + i, b)));
-  const bindGroup = gpu().device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  const entries = bindings.map((b, i) => entry(first + i, b));
+  const key = dispatchKey(pipeline, entries, params);
+  const seen = remembered.get(key);
+  let bindGroup: GPUBindGroup;
+  if (seen !== undefined && seen !== true) {
+    bindGroup = seen;
+    bindCounters.bindGroupsReused++;
+  } else {
+    if (params) {
+      const size = align4(Math.max(16, params.byteLength));
+      let uniform: GPUBufferBinding;
+      if (seen) {
+        // Second sighting: a uniform buffer of its own, written once, for every later reuse.
+        const buffer = device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        device.queue.writeBuffer(buffer, 0, paddedBytes(params, size));
+        cachedUniforms.push(buffer);
+        uniform = { buffer };
+      } else {
+        if (ringUsed + SLOT > RING_BYTES) flush();
+        ringStaging.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), ringUsed);
+        ring ??= device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        uniform = { buffer: ring, offset: ringUsed, size };
+        ringUsed += SLOT;
+      }
+      entries.unshift({ binding: 0, resource: uniform });
+    }
+    bindGroup = device.createBindGroup({ layout: layoutOf(pipeline), entries });
+    bindCounters.bindGroupsCreated++;
+    if (remembered.size >= MAX_REMEMBERED) forgetDispatches();
+    remembered.set(key, seen ? bindGroup : true);
+  }
   const pass = computePass();
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(x, y, z);
   currentBatch().dispatches++;
   counters.dispatches++;
+}
+
+/** `params` as the bytes of a uniform of `size` bytes (zero-padded). */
+function paddedBytes(params: ArrayBufferView, size: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size);
+  out.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
+  return out;
+}
+
+/** Drops every remembered dispatch; their uniform buffers are destroyed once the batch is submitted. */
+function forgetDispatches(): void {
+  remembered.clear();
+  uniformsToDestroy.push(...cachedUniforms);
+  cachedUniforms = [];
 }
 
 /** Workgroup counts for `n` independent workgroups, folded into y when x would exceed the limit. */
@@ -162,6 +244,8 @@ export function flush(): void {
   ringUsed = 0;
   for (const s of stagingToDestroy) s.destroy();
   stagingToDestroy = [];
+  for (const u of uniformsToDestroy) u.destroy();
+  uniformsToDestroy = [];
 }
 
 /** Submits pending work, waits for the GPU to finish it, and reports kernel compile errors. */
@@ -215,6 +299,6 @@ export async function endTimestamps(): Promise<number> {
   return Number(ns) / 1e6;
 }
 
-export function recorderCounters(): Readonly<typeof counters> {
-  return { ...counters };
+export function recorderCounters(): Readonly<typeof counters & typeof bindCounters> {
+  return { ...counters, ...bindCounters };
 }

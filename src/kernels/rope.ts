@@ -1,5 +1,7 @@
-// Launchers for kernels/rope.wgsl (rotary position embedding, HF rotate-half convention, in place on
-// Q and K) and `ropeInvFreq`, the inverse frequencies exactly as Hugging Face computes them.
+// Launchers for kernels/rope.wgsl (rotary position embedding, HF rotate-half convention): in place on
+// Q and K, or out of the fused q/k/v projection (rotated q, k and v to their own tensors or to a
+// KV-cache slot, and the backward into the fused gradient); and `ropeInvFreq`, the inverse frequencies
+// exactly as Hugging Face computes them.
 import { type Buf } from "../gpu/buffer.ts";
 import { kernel } from "../gpu/kernel.ts";
 import { dispatch } from "../gpu/recorder.ts";
@@ -133,7 +135,7 @@ function rope(fn: string, q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeSha
   checkDistinct(fn, { q, k }, { q, k, pos, invFreq });
   const n = N * (D / 2);
   const bindings = [view(q, 0, N * Hq * D), view(k, 0, N * Hkv * D), view(pos, 0, N), view(invFreq, 0, D / 2)];
-  dispatch(kernel("rope", {}), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: sign }, { f: scale }));
+  dispatch(kernel("rope", {}), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: sign }, { f: scale }, 0, 0));
 }
 
 /**
@@ -149,4 +151,71 @@ export function ropeForward(q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeS
 /** The backward of ropeForward, in place on dq and dk: `scale` times the rotation by −θ. */
 export function ropeBackward(dq: Buf, dk: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, scale = 1): void {
   rope("ropeBackward", dq, dk, pos, invFreq, shape, -1, scale);
+}
+
+/** Where ropeQkvForward writes k and v: element tok·stride + offset starts token tok's Hkv·D values. */
+export interface KVPlacement {
+  /** Elements between tokens (dense: Hkv·D; a cache [B, Tmax, Hkv·D] at T = 1: Tmax·Hkv·D). */
+  stride: number;
+  /** Element of token 0 (a cache slot s: s·Hkv·D). */
+  offset: number;
+}
+
+function checkQkv(fn: string, qkv: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, scale: number) {
+  const { B, T, Hq, Hkv, D } = shape;
+  checkDims(fn, { B, T, Hq, Hkv, D });
+  if (D % 2) throw new Error(`${fn}: D must be even, got ${D}`);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`${fn}: scale must be a finite number > 0, got ${scale}`);
+  const N = B * T;
+  checkSize(fn, "qkv", qkv, N * (Hq + 2 * Hkv) * D);
+  checkSize(fn, "pos", pos, N);
+  checkSize(fn, "invFreq", invFreq, D / 2);
+  checkBindable(fn, "qkv", N * (Hq + 2 * Hkv) * D);
+}
+
+/**
+ * From the fused projection qkv [B·T, (Hq + 2·Hkv)·D] (rows [q | k | v]): q [B·T, Hq·D] rotated, and
+ * k rotated and v copied to k, v at `kv` (default dense [B·T, Hkv·D]; a KV-cache slot in decode).
+ * q and k are multiplied by `scale` as in ropeForward.
+ */
+export function ropeQkvForward(
+  out: { q: Buf; k: Buf; v: Buf },
+  qkv: Buf,
+  pos: Buf,
+  invFreq: Buf,
+  shape: RopeShape,
+  scale = 1,
+  kv?: KVPlacement,
+): void {
+  const fn = "ropeQkvForward";
+  checkQkv(fn, qkv, pos, invFreq, shape, scale);
+  const { B, T, Hq, Hkv, D } = shape;
+  const N = B * T;
+  const HD = Hkv * D;
+  const { stride, offset } = kv ?? { stride: HD, offset: 0 };
+  checkDims(fn, { stride, offset }, { stride: HD, offset: 0 });
+  const kvCount = (N - 1) * stride + offset + HD;
+  checkSize(fn, "q", out.q, N * Hq * D);
+  checkSize(fn, "k", out.k, kvCount);
+  checkSize(fn, "v", out.v, kvCount);
+  checkBindable(fn, "k", kvCount);
+  checkDistinct(fn, out, { qkv, pos, invFreq, ...out });
+  const n = N * (D / 2);
+  const bindings = [view(qkv, 0, N * (Hq + 2 * Hkv) * D), view(out.q, 0, N * Hq * D), view(out.k, 0, kvCount), view(out.v, 0, kvCount), view(pos, 0, N), view(invFreq, 0, D / 2)];
+  dispatch(kernel("rope", { entry: "qkv_forward" }), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: 1 }, { f: scale }, stride, offset));
+}
+
+/** The backward of ropeQkvForward (dense placement): dqkv [B·T, (Hq + 2·Hkv)·D] from dq, dk (`scale` times −θ) and dv. */
+export function ropeQkvBackward(dqkv: Buf, grads: { dq: Buf; dk: Buf; dv: Buf }, pos: Buf, invFreq: Buf, shape: RopeShape, scale = 1): void {
+  const fn = "ropeQkvBackward";
+  checkQkv(fn, dqkv, pos, invFreq, shape, scale);
+  const { B, T, Hq, Hkv, D } = shape;
+  const N = B * T;
+  checkSize(fn, "dq", grads.dq, N * Hq * D);
+  checkSize(fn, "dk", grads.dk, N * Hkv * D);
+  checkSize(fn, "dv", grads.dv, N * Hkv * D);
+  checkDistinct(fn, { dqkv }, { ...grads, pos, invFreq });
+  const n = N * (D / 2);
+  const bindings = [view(dqkv, 0, N * (Hq + 2 * Hkv) * D), view(grads.dq, 0, N * Hq * D), view(grads.dk, 0, N * Hkv * D), view(grads.dv, 0, N * Hkv * D), view(pos, 0, N), view(invFreq, 0, D / 2)];
+  dispatch(kernel("rope", { entry: "qkv_backward" }), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: -1 }, { f: scale }, Hkv * D, 0));
 }

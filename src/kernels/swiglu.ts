@@ -6,7 +6,7 @@ import { checkDims, checkDistinct, checkSize, groups, params, window } from "./l
 
 /**
  * The MLP's gate and up projections: two [N, I] tensors (Llama gate_proj / up_proj), or one [N, 2I]
- * tensor whose rows hold gate then up (Phi-3 gate_up_proj). Gradients use the same layout.
+ * tensor whose rows hold gate then up (the fused gate_up_proj's output). Gradients use the same layout.
  */
 export type GateUp = { gate: Buf; up: Buf } | { fused: Buf };
 

@@ -1,19 +1,24 @@
 // The layer's steps for one decode step: one new token per row [B, ·], no grad, every output written
 // to the KV cache's preallocated scratch (src/model/kv-cache.ts) and the residual stream updated in
-// place. Attention rotates the new q and k at each row's own position, appends k and v to the cache at
-// slot `length` and attends over the row's slots validStart ≤ j ≤ length. Weights are read in their
-// storage dtype; an adapted projection adds s·(x·Aᵀ)·Bᵀ through the cache's [B, r] LoRA scratch.
+// place. Seven dispatches per layer: the q/k/v projection with its RMSNorm; RoPE of the new q and k at
+// each row's own position with k and v written to cache slot `length`; attention over the row's slots
+// validStart ≤ j ≤ length (split-K partials and their combination); o_proj added into x; gate/up with
+// its RMSNorm and the SwiGLU; down_proj added into x. (Nine on CPU adapters for large models, where
+// the RMSNorms run as their own dispatches: `normProloguePays`.) Weights are read in their storage
+// dtype. An adapted projection adds s·(h·Aᵀ)·Bᵀ into its output columns, u = h·Aᵀ in the cache's
+// [B, r] LoRA scratch (with the same RMSNorm prologue as the projection's): two dispatches per adapter
+// (one less for each further part of a Phi-3 module, whose parts share A); adapted gate/up is
+// projected into the cache's [B, 2I] scratch and the SwiGLU is a dispatch of its own.
 import { storageType, type Tensor } from "../autograd/tensor.ts";
 import { attentionDecode } from "../kernels/attention.ts";
-import { add } from "../kernels/elementwise.ts";
-import { matmul } from "../kernels/matmul.ts";
+import { matmul, normProloguePays } from "../kernels/matmul.ts";
 import { rmsnormForward } from "../kernels/rmsnorm.ts";
-import { ropeForward } from "../kernels/rope.ts";
+import { ropeQkvForward } from "../kernels/rope.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
 import type { LayerOps, LayerWeights, Rope } from "./layer.ts";
-import type { ProjectionAdapter } from "./lora.ts";
+import { type PartAdapter, partAdapters, type ProjectionAdapter } from "./lora.ts";
 
 export class DecodeOps implements LayerOps {
   constructor(
@@ -22,64 +27,89 @@ export class DecodeOps implements LayerOps {
     private readonly rope: Rope,
   ) {}
 
-  norm(x: Tensor, w: Tensor): Tensor {
-    const { h, rstd } = this.cache.scratch;
-    rmsnormForward(h.buf, rstd.buf, x.buf, w.buf, { N: this.cache.B, C: this.config.hiddenSize, eps: this.config.rmsNormEps });
-    return h;
+  qkv(x: Tensor, w: LayerWeights): Tensor {
+    const { qkv } = this.cache.scratch;
+    this.normMatmul(qkv, x, w.inputNorm, w.qkv, w.qkvBias, partAdapters(this.config, w.lora, "qkv_proj"));
+    return qkv;
   }
 
-  qkv(h: Tensor, w: LayerWeights): { q: Tensor; k: Tensor; v: Tensor } {
-    const { q, k, v } = this.cache.scratch;
-    const { lora } = w;
-    this.project(q, h, w.q, w.qBias, lora.q_proj);
-    this.project(k, h, w.k, w.kBias, lora.k_proj);
-    this.project(v, h, w.v, w.vBias, lora.v_proj);
-    return { q, k, v };
-  }
-
-  attention(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
+  attention(layer: number, qkv: Tensor): Tensor {
     const { config: c, cache } = this;
     const { B, Tmax, length } = cache;
     const heads = { Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    ropeForward(q.buf, k.buf, cache.positions.buf, this.rope.invFreq.buf, { B, T: 1, ...heads }, this.rope.scale);
-    cache.append(layer, k, v);
-    const o = cache.scratch.a;
+    const { q, a } = cache.scratch;
+    const HD = c.numKvHeads * c.headDim;
+    const slot = { stride: Tmax * HD, offset: length * HD };
+    const kv = { q: q.buf, k: cache.keys[layer].buf, v: cache.values[layer].buf };
+    ropeQkvForward(kv, qkv.buf, cache.positions.buf, this.rope.invFreq.buf, { B, T: 1, ...heads }, this.rope.scale, slot);
     attentionDecode(
-      { q: q.buf, kCache: cache.keys[layer].buf, vCache: cache.values[layer].buf, o: o.buf, validStart: cache.validStart.buf },
+      { q: q.buf, kCache: cache.keys[layer].buf, vCache: cache.values[layer].buf, o: a.buf, validStart: cache.validStart.buf },
       { B, Tmax, length: length + 1, ...heads },
     );
-    return o;
+    return a;
   }
 
   addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor {
-    const { y } = this.cache.scratch;
-    this.project(y, a, w, b, lora);
-    add(x.buf, x.buf, y.buf, x.size);
+    const shape = { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true, accumulate: true, bType: storageType(w) };
+    matmul({ a: a.buf, b: w.buf, c: x.buf, bias: b?.buf }, shape);
+    if (lora) this.addAdapters(x, a, [{ adapter: lora, col0: 0 }]);
     return x;
   }
 
-  /** out = x·Wᵀ (+ b) (+ s·(x·Aᵀ)·Bᵀ with u = x·Aᵀ in the cache's LoRA scratch). */
-  private project(out: Tensor, x: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): void {
-    linearInto(out, x, w, b);
-    if (!lora) return;
-    const u = this.cache.scratch.lora;
-    const r = lora.A.shape[0];
-    if (!u || u.shape[1] !== r) throw new Error(`DecodeOps: the KV cache has no [B, ${r}] LoRA scratch (make it with loraRank ${r})`);
-    const [N, K] = x.shape;
-    matmul({ a: x.buf, b: lora.A.buf, c: u.buf }, { M: N, N: r, K, transB: true });
-    matmul({ a: u.buf, b: lora.B.buf, c: out.buf }, { M: N, N: out.shape[1], K: r, transB: true, alpha: lora.scale, accumulate: true });
+  gatedUp(x: Tensor, w: LayerWeights): Tensor {
+    const { m, gateUp } = this.cache.scratch;
+    const adapters = partAdapters(this.config, w.lora, "gate_up_proj");
+    if (adapters.length === 0) {
+      this.normMatmul(m, x, w.postNorm, w.gateUp, undefined, [], true);
+      return m;
+    }
+    if (!gateUp) throw new Error("DecodeOps: the KV cache has no [B, 2I] gate/up scratch (make it with a loraRank)");
+    this.normMatmul(gateUp, x, w.postNorm, w.gateUp, undefined, adapters);
+    swigluForward(m.buf, { fused: gateUp.buf }, { N: this.cache.B, I: this.config.intermediateSize });
+    return m;
   }
 
-  gatedUp(h: Tensor, w: LayerWeights): Tensor {
-    const { gate, up, m } = this.cache.scratch;
-    this.project(gate, h, w.gate, undefined, w.lora.gate_proj);
-    this.project(up, h, w.up, undefined, w.lora.up_proj);
-    swigluForward(m.buf, { gate: gate.buf, up: up.buf }, { N: this.cache.B, I: this.config.intermediateSize });
-    return m;
+  /**
+   * out = RMSNorm(x; g)·Wᵀ (+ b) plus the adapters' updates, or with `swiglu` the gated product of W's
+   * [gate; up] rows: one matmul with the RMSNorm as its prologue where that pays (normProloguePays),
+   * else the RMSNorm into the scratch h first.
+   */
+  private normMatmul(out: Tensor, x: Tensor, g: Tensor, w: Tensor, b: Tensor | undefined, adapters: PartAdapter[], swiglu = false): void {
+    const eps = this.config.rmsNormEps;
+    const shape = { M: x.shape[0], N: w.shape[0] / (swiglu ? 2 : 1), K: w.shape[1], transB: true, swiglu, normEps: eps, bType: storageType(w) };
+    if (normProloguePays(shape)) {
+      matmul({ a: x.buf, b: w.buf, c: out.buf, bias: b?.buf, normWeight: g.buf }, shape);
+      this.addAdapters(out, x, adapters, g);
+      return;
+    }
+    const { h, rstd } = this.cache.scratch;
+    rmsnormForward(h.buf, rstd.buf, x.buf, g.buf, { N: shape.M, C: shape.K, eps });
+    matmul({ a: h.buf, b: w.buf, c: out.buf, bias: b?.buf }, shape);
+    this.addAdapters(out, h, adapters);
+  }
+
+  /**
+   * out[:, col0 : col0 + rows] += s·(n·Aᵀ)·Bᵀ for each adapter, n = x, or RMSNorm(x; norm) when given
+   * (the matmul's prologue); u = n·Aᵀ is computed once for consecutive adapters sharing A.
+   */
+  private addAdapters(out: Tensor, x: Tensor, adapters: readonly PartAdapter[], norm?: Tensor): void {
+    const u = this.cache.scratch.lora;
+    const [N, K] = x.shape;
+    let lastA: Tensor | undefined;
+    for (const { adapter: { A, B, scale }, col0 } of adapters) {
+      const r = A.shape[0];
+      if (!u || u.shape[1] !== r) throw new Error(`DecodeOps: the KV cache has no [B, ${r}] LoRA scratch (make it with loraRank ${r})`);
+      if (A !== lastA) {
+        matmul({ a: x.buf, b: A.buf, c: u.buf, normWeight: norm?.buf }, { M: N, N: r, K, transB: true, normEps: this.config.rmsNormEps });
+      }
+      lastA = A;
+      const cols = out.shape[1];
+      matmul({ a: u.buf, b: B.buf, c: out.buf }, { M: N, N: B.shape[0], K: r, transB: true, alpha: scale, accumulate: true, ldc: cols, offsetC: col0 });
+    }
   }
 }
 
-/** out [N, Out] = x [N, In] · Wᵀ (+ b), W read in its storage dtype. */
-export function linearInto(out: Tensor, x: Tensor, w: Tensor, b?: Tensor): void {
-  matmul({ a: x.buf, b: w.buf, c: out.buf, bias: b?.buf }, { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true, bType: storageType(w) });
+/** out [N, Out] = x [N, In] · Wᵀ, W read in its storage dtype. */
+export function linearInto(out: Tensor, x: Tensor, w: Tensor): void {
+  matmul({ a: x.buf, b: w.buf, c: out.buf }, { M: x.shape[0], N: w.shape[0], K: w.shape[1], transB: true, bType: storageType(w) });
 }

@@ -1,20 +1,24 @@
 // The layer's steps as autograd ops over a whole token batch [B·T, ·] (training, scoring, prefill):
 // each step returns fresh tensors and, when grad is enabled, records its backward on the tape. With a
-// KV cache, attention also stores each layer's rotated keys and values in it (prefill). An adapted
-// projection is a LoRA op over its frozen weight; its dropout acts only in training passes (those given a
-// dropout seed), also inside a checkpointed layer's no-grad forward, so that its recompute matches.
-import { add } from "../autograd/ops/add.ts";
+// KV cache, attention also stores each layer's rotated keys and values in it (prefill). A projection
+// without adapters runs as its fused op (RMSNorm prologue, SwiGLU epilogue, residual operand); an
+// adapted one is a LoRA op over its frozen weight (q/k/v and gate/up: one op over the fused weight,
+// each adapter in its part's columns), after a separate RMSNorm and before a separate SwiGLU. Its
+// dropout acts only in training passes (those given a dropout seed), also in a checkpointed layer's
+// first forward, so that its recompute matches.
 import { ropeAttention } from "../autograd/ops/attention.ts";
-import { linear } from "../autograd/ops/linear.ts";
-import { loraLinear } from "../autograd/ops/lora.ts";
+import { linearResidual } from "../autograd/ops/linear.ts";
+import { type LoraAdapter, loraLinear } from "../autograd/ops/lora.ts";
+import { rmsnormLinear } from "../autograd/ops/norm-linear.ts";
 import { rmsnorm } from "../autograd/ops/rmsnorm.ts";
 import { swiglu } from "../autograd/ops/swiglu.ts";
+import { swigluLinear } from "../autograd/ops/swiglu-linear.ts";
 import type { Tensor } from "../autograd/tensor.ts";
 import type { TokenBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv-cache.ts";
 import type { LayerOps, LayerWeights, Rope } from "./layer.ts";
-import { dropoutSeed, type ProjectionAdapter } from "./lora.ts";
+import { dropoutSeed, type PartAdapter, partAdapters, type ProjectionAdapter } from "./lora.ts";
 
 export class ForwardOps implements LayerOps {
   constructor(
@@ -26,35 +30,36 @@ export class ForwardOps implements LayerOps {
     private readonly passSeed?: number,
   ) {}
 
-  /** x·Wᵀ (+ b), plus the LoRA update where the projection is adapted. */
-  private project(x: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor {
-    if (!lora) return linear(x, w, b);
-    const dropout = this.passSeed === undefined ? undefined : { p: lora.dropout, seed: dropoutSeed(this.passSeed, lora.spec) };
-    return loraLinear(x, w, b, [{ A: lora.A, B: lora.B, scale: lora.scale, dropout }]);
+  /** loraLinear's adapter for `part`, with this pass's dropout (none without a pass seed). */
+  private adapter({ adapter: a, col0 }: PartAdapter): LoraAdapter {
+    const dropout = this.passSeed === undefined ? undefined : { p: a.dropout, seed: dropoutSeed(this.passSeed, a.spec) };
+    return { A: a.A, B: a.B, scale: a.scale, col0, dropout };
   }
 
-  norm(x: Tensor, w: Tensor): Tensor {
-    return rmsnorm(x, w, this.config.rmsNormEps);
+  qkv(x: Tensor, w: LayerWeights): Tensor {
+    const eps = this.config.rmsNormEps;
+    const adapters = partAdapters(this.config, w.lora, "qkv_proj");
+    if (adapters.length === 0) return rmsnormLinear(x, w.inputNorm, w.qkv, w.qkvBias, eps);
+    return loraLinear(rmsnorm(x, w.inputNorm, eps), w.qkv, w.qkvBias, adapters.map((a) => this.adapter(a)));
   }
 
-  qkv(h: Tensor, w: LayerWeights): { q: Tensor; k: Tensor; v: Tensor } {
-    const { lora } = w;
-    return { q: this.project(h, w.q, w.qBias, lora.q_proj), k: this.project(h, w.k, w.kBias, lora.k_proj), v: this.project(h, w.v, w.vBias, lora.v_proj) };
-  }
-
-  attention(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
+  attention(layer: number, qkv: Tensor): Tensor {
     const { config: c, batch } = this;
     const dims = { B: batch.B, T: batch.T, Hq: c.numHeads, Hkv: c.numKvHeads, D: c.headDim };
-    const a = ropeAttention(q, k, v, batch.positions, this.rope.invFreq, batch.validStart, dims, this.rope.scale);
-    this.cache?.store(layer, k, v); // k was rotated in place by ropeAttention
-    return a;
+    const { out, k, v } = ropeAttention(qkv, batch.positions, this.rope.invFreq, batch.validStart, dims, this.rope.scale);
+    this.cache?.store(layer, k, v);
+    return out;
   }
 
   addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor {
-    return add(x, this.project(a, w, b, lora));
+    if (!lora) return linearResidual(x, a, w, b);
+    return loraLinear(a, w, b, [this.adapter({ adapter: lora, col0: 0 })], x);
   }
 
-  gatedUp(h: Tensor, w: LayerWeights): Tensor {
-    return swiglu(this.project(h, w.gate, undefined, w.lora.gate_proj), this.project(h, w.up, undefined, w.lora.up_proj));
+  gatedUp(x: Tensor, w: LayerWeights): Tensor {
+    const eps = this.config.rmsNormEps;
+    const adapters = partAdapters(this.config, w.lora, "gate_up_proj");
+    if (adapters.length === 0) return swigluLinear(x, w.postNorm, w.gateUp, eps);
+    return swiglu(loraLinear(rmsnorm(x, w.postNorm, eps), w.gateUp, undefined, adapters.map((a) => this.adapter(a))));
   }
 }

@@ -16,23 +16,22 @@ import { checkSequenceLength, type ModelConfig } from "./config.ts";
 export interface DecodeScratch {
   /** The residual stream. */
   x: Tensor;
-  /** RMSNorm output and its saved 1/rms (unused when decoding, written by the kernel). */
+  /** An RMSNorm's output [B, C] (the final one; the layers' where not fused) and 1/rms [B] (unused). */
   h: Tensor;
   rstd: Tensor;
+  /** The fused q/k/v projection [B, (Hq + 2·Hkv)·D]. */
+  qkv: Tensor;
+  /** Rotated queries [B, Hq·D] (the keys and values go to the cache). */
   q: Tensor;
-  k: Tensor;
-  v: Tensor;
   /** Attention output [B, Hq·D]. */
   a: Tensor;
-  /** A projection's output before it is added into x. */
-  y: Tensor;
-  gate: Tensor;
-  up: Tensor;
-  /** swiglu(gate, up). */
+  /** swiglu(gate, up) [B, I]. */
   m: Tensor;
   logits: Tensor;
   /** x·Aᵀ [B, r] of an adapted projection (LoRA models only). */
   lora?: Tensor;
+  /** [gate | up] [B, 2I] before the SwiGLU when gate/up is adapted (LoRA models only). */
+  gateUp?: Tensor;
 }
 
 export class KVCache {
@@ -82,16 +81,12 @@ export class KVCache {
       x: kept([B, C]),
       h: kept([B, C]),
       rstd: kept([B]),
+      qkv: kept([B, (numHeads + 2 * numKvHeads) * D]),
       q: kept([B, numHeads * D]),
-      k: kept([B, this.rowDim]),
-      v: kept([B, this.rowDim]),
       a: kept([B, numHeads * D]),
-      y: kept([B, C]),
-      gate: kept([B, I]),
-      up: kept([B, I]),
       m: kept([B, I]),
       logits: kept([B, V]),
-      ...(loraRank ? { lora: kept([B, loraRank]) } : {}),
+      ...(loraRank ? { lora: kept([B, loraRank]), gateUp: kept([B, 2 * I]) } : {}),
     };
   }
 
@@ -132,13 +127,6 @@ export class KVCache {
     if (this.length >= this.Tmax) throw new Error(`KVCache: all ${this.Tmax} slots are filled`);
     for (let r = 0; r < this.B; r++) this.positionsHost[r] = this.length - this.validStartHost[r];
     upload(this.positions.buf, this.positionsHost);
-  }
-
-  /** Decode: layer `layer`'s new keys and values [B, Hkv·D] go to slot `length`. */
-  append(layer: number, k: Tensor, v: Tensor): void {
-    const slot = { rows: this.B, cols: this.rowDim, srcStride: this.rowDim, dstStride: this.Tmax * this.rowDim, dstOffset: this.length * this.rowDim };
-    stridedCopy(k.buf, this.keys[layer].buf, slot);
-    stridedCopy(v.buf, this.values[layer].buf, slot);
   }
 
   /** Decode: the step's token is in slot `length`; the next goes after it. */

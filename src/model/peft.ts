@@ -25,6 +25,7 @@ import {
   loraBName,
   loraSpecs,
   peftTargetModules,
+  projectionWeight,
   trainable,
 } from "./lora.ts";
 import { readHeader, readTensor, writeSafetensors } from "./safetensors.ts";
@@ -153,17 +154,18 @@ export async function loadAdapter(dir: string, config: ModelConfig): Promise<Lor
 
 /**
  * W += (alpha / r)·B·A in place for every adapted module of `params` (f32 weights of the base model,
- * e.g. loaded with `loadModel(dir)`).
+ * e.g. loaded with `loadModel(dir)`); a projection stacked in a fused weight gets its rows' share.
  */
-export function mergeAdapter(params: ReadonlyMap<string, Tensor>, adapters: LoraAdapters): void {
+export function mergeAdapter(config: ModelConfig, params: ReadonlyMap<string, Tensor>, adapters: LoraAdapters): void {
   for (const s of adapters.specs) {
     const { A, B } = adapters.pairs.get(s.module)!;
     s.parts.forEach((part, j) => {
-      const name = `${s.module.slice(0, s.module.lastIndexOf(".") + 1)}${part.proj}.weight`;
+      const { name, row0 } = projectionWeight(config, s.layer, part.proj);
       const w = params.get(name);
       if (!w) throw new Error(`mergeAdapter: the model has no ${name}`);
       if (w.dtype !== "f32") throw new Error(`mergeAdapter: ${name} is ${w.dtype}; merging needs f32 weights (load the base without freezing)`);
-      matmul({ a: B[j].buf, b: A.buf, c: w.buf }, { M: part.rows, N: s.A[1], K: s.B[1], alpha: adapters.scale, accumulate: true });
+      const [In, r] = [s.A[1], s.B[1]];
+      matmul({ a: B[j].buf, b: A.buf, c: w.buf }, { M: part.rows, N: In, K: r, alpha: adapters.scale, accumulate: true, offsetC: row0 * In });
     });
   }
 }

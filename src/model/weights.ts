@@ -1,23 +1,25 @@
-// The parameters of a ModelConfig under their Hugging Face names, and the checkpoint ↔ model mapping.
+// The parameters of a ModelConfig, the tensors of its Hugging Face checkpoint, and the mapping between.
 //
-// Canonical parameters (what the model holds; weights are [out, in] as HF stores them):
+// The model's parameters (weights are [out, in] as HF stores them):
 //   model.embed_tokens.weight                      [V, H]
 //   per layer i, prefix model.layers.{i}.:
 //     input_layernorm.weight                       [H]
-//     self_attn.q_proj.weight                      [nH·D, H]   (+ .bias [nH·D] when qkvBias)
-//     self_attn.k_proj.weight                      [nKV·D, H]  (+ .bias [nKV·D] when qkvBias)
-//     self_attn.v_proj.weight                      [nKV·D, H]  (+ .bias [nKV·D] when qkvBias)
+//     self_attn.qkv_proj.weight                    [(nH + 2·nKV)·D, H]  rows [q_proj; k_proj; v_proj]
+//     self_attn.qkv_proj.bias                      [(nH + 2·nKV)·D]     [q; k; v] biases (when qkvBias)
 //     self_attn.o_proj.weight                      [H, nH·D]   (+ .bias [H] when oBias)
 //     post_attention_layernorm.weight              [H]
-//     mlp.gate_proj.weight, mlp.up_proj.weight     [I, H]
+//     mlp.gate_up_proj.weight                      [2I, H]     rows [gate_proj; up_proj]
 //     mlp.down_proj.weight                         [H, I]
 //   model.norm.weight                              [H]
 //   lm_head.weight                                 [V, H]      (absent when tieWordEmbeddings)
-// Phi-3 checkpoints store self_attn.qkv_proj.weight = rows [q; k; v] and mlp.gate_up_proj.weight =
-// rows [gate; up]. `readModelWeights` splits them on load (zero-copy row ranges) and
-// `toCheckpointTensors` fuses them on save, so a saved Phi-3 directory loads unchanged in HF.
-// As transformers does, loading ignores `*.rotary_emb.inv_freq` buffers and, in tied models, an
-// `lm_head.weight` (it is replaced by the embedding).
+// q/k/v and gate/up are one parameter each so that a layer runs one matmul for each group (the fused
+// kernels of src/kernels/matmul.ts and rope.ts); the fusion is a layout only. Each fused parameter's
+// `parts` are the HF projections it stacks along its rows (`partRows` gives their row ranges), and
+// checkpoints hold those parts under their HF names (q_proj, k_proj, v_proj, gate_proj, up_proj, as
+// transformers expects), except Phi-3's, which store qkv_proj and gate_up_proj fused as we do.
+// `readModelWeights` stacks the parts on load (zero-copy for Phi-3) and `toCheckpointTensors` splits
+// them on save. As transformers does, loading ignores `*.rotary_emb.inv_freq` buffers and, in tied
+// models, an `lm_head.weight` (it is replaced by the embedding).
 import type { ModelConfig } from "./config.ts";
 import {
   DTYPE_BYTES,
@@ -33,51 +35,49 @@ import {
 export interface ParamSpec {
   name: string;
   shape: number[];
-}
-
-/** A tensor as stored in a checkpoint; `parts` lists the canonical parameters stacked along its rows. */
-export interface CheckpointSpec extends ParamSpec {
+  /** A fused parameter's HF tensors, stacked along its rows (dimension 0) in this order. */
   parts?: ParamSpec[];
 }
 
-/** The model's parameters, in HF names, in order: embedding, layers 0..L-1, final norm, lm_head. */
+/** The model's parameters, in order (the optimizer's): embedding, layers 0..L-1, final norm, lm_head. */
 export function parameterSpecs(config: ModelConfig): ParamSpec[] {
-  return checkpointSpecs({ ...config, fusedProjections: false });
-}
-
-/** The tensors of an HF checkpoint of this config (Phi-3's fused groups in place of their parts). */
-export function checkpointSpecs(config: ModelConfig): CheckpointSpec[] {
   const { vocabSize: V, hiddenSize: H, intermediateSize: I, numHeads, numKvHeads, headDim: D } = config;
-  const specs: CheckpointSpec[] = [{ name: "model.embed_tokens.weight", shape: [V, H] }];
+  const specs: ParamSpec[] = [{ name: "model.embed_tokens.weight", shape: [V, H] }];
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}.`;
-    const proj = (name: string, out: number, inp: number, bias: boolean): ParamSpec[] => [
-      { name: `${p}${name}.weight`, shape: [out, inp] },
-      ...(bias ? [{ name: `${p}${name}.bias`, shape: [out] }] : []),
-    ];
-    const q = proj("self_attn.q_proj", numHeads * D, H, config.qkvBias);
-    const k = proj("self_attn.k_proj", numKvHeads * D, H, config.qkvBias);
-    const vv = proj("self_attn.v_proj", numKvHeads * D, H, config.qkvBias);
-    const gate = proj("mlp.gate_proj", I, H, false);
-    const up = proj("mlp.up_proj", I, H, false);
-    const fuse = (name: string, parts: ParamSpec[]): CheckpointSpec => ({
-      name: `${p}${name}.weight`,
-      shape: [parts.reduce((rows, s) => rows + s.shape[0], 0), H],
+    const fuse = (name: string, parts: ParamSpec[]): ParamSpec => ({
+      name: `${p}${name}`,
+      shape: [parts.reduce((rows, s) => rows + s.shape[0], 0), ...parts[0].shape.slice(1)],
       parts,
     });
+    const qkvRows: [string, number][] = [["q_proj", numHeads * D], ["k_proj", numKvHeads * D], ["v_proj", numKvHeads * D]];
     specs.push({ name: `${p}input_layernorm.weight`, shape: [H] });
-    // Phi-3 has no attention biases (parseConfig guarantees qkvBias is false), so only weights fuse.
-    if (config.fusedProjections) specs.push(fuse("self_attn.qkv_proj", [...q, ...k, ...vv]));
-    else specs.push(...q, ...k, ...vv);
-    specs.push(...proj("self_attn.o_proj", H, numHeads * D, config.oBias));
+    specs.push(fuse("self_attn.qkv_proj.weight", qkvRows.map(([n, rows]) => ({ name: `${p}self_attn.${n}.weight`, shape: [rows, H] }))));
+    if (config.qkvBias) specs.push(fuse("self_attn.qkv_proj.bias", qkvRows.map(([n, rows]) => ({ name: `${p}self_attn.${n}.bias`, shape: [rows] }))));
+    specs.push({ name: `${p}self_attn.o_proj.weight`, shape: [H, numHeads * D] });
+    if (config.oBias) specs.push({ name: `${p}self_attn.o_proj.bias`, shape: [H] });
     specs.push({ name: `${p}post_attention_layernorm.weight`, shape: [H] });
-    if (config.fusedProjections) specs.push(fuse("mlp.gate_up_proj", [...gate, ...up]));
-    else specs.push(...gate, ...up);
-    specs.push(...proj("mlp.down_proj", H, I, false));
+    specs.push(fuse("mlp.gate_up_proj.weight", ["gate_proj", "up_proj"].map((n) => ({ name: `${p}mlp.${n}.weight`, shape: [I, H] }))));
+    specs.push({ name: `${p}mlp.down_proj.weight`, shape: [H, I] });
   }
   specs.push({ name: "model.norm.weight", shape: [H] });
   if (!config.tieWordEmbeddings) specs.push({ name: "lm_head.weight", shape: [V, H] });
   return specs;
+}
+
+/** Rows [start, end) of each part of a fused parameter (e.g. a per-projection adapter's output columns). */
+export function partRows(spec: ParamSpec): { name: string; start: number; end: number }[] {
+  let start = 0;
+  return (spec.parts ?? []).map((p) => ({ name: p.name, start, end: (start += p.shape[0]) }));
+}
+
+/**
+ * The tensors of an HF checkpoint of this config: the parameters with every fused one replaced by its
+ * parts, except in Phi-3 checkpoints (fusedProjections), which store them fused. Phi-3 has no
+ * attention biases (parseConfig guarantees qkvBias is false).
+ */
+export function checkpointSpecs(config: ModelConfig): ParamSpec[] {
+  return parameterSpecs(config).flatMap((s) => (s.parts && !config.fusedProjections ? s.parts : [s]));
 }
 
 /** Checkpoint tensors that transformers drops on load, and so do we. */
@@ -116,59 +116,63 @@ export function validateCheckpoint(entries: readonly TensorEntry[], config: Mode
   throwIfAny(mismatches(have, checkpointSpecs(config), source), `checkpoint ${source} does not match its ${config.architecture} config`);
 }
 
-/** Stream the model's canonical parameters from the checkpoint in `dir`, validated first, fused tensors split. */
+/** Stream the model's parameters from the checkpoint in `dir`, validated first, HF parts stacked into fused ones. */
 export async function* readModelWeights(dir: string, config: ModelConfig): AsyncGenerator<LoadedTensor> {
   const entries = await listTensors(dir);
   validateCheckpoint(entries, config, dir);
-  const fused = new Map(checkpointSpecs(config).filter((s) => s.parts).map((s) => [s.name, s.parts!]));
+  const fusedOf = new Map<string, ParamSpec>();
+  if (!config.fusedProjections) for (const s of parameterSpecs(config)) for (const part of s.parts ?? []) fusedOf.set(part.name, s);
+  const pending = new Map<string, Map<string, LoadedTensor>>();
   for (const entry of entries) {
     if (isIgnored(entry.name, config)) continue;
     const t = await readTensor(entry);
-    const parts = fused.get(t.name);
-    if (!parts) {
+    const fused = fusedOf.get(t.name);
+    if (!fused) {
       yield t;
       continue;
     }
-    const rowBytes = t.shape[1] * DTYPE_BYTES[t.dtype];
-    let row = 0;
-    for (const part of parts) {
-      const rows = part.shape[0];
-      yield tensorFromBytes(part.name, part.shape, t.dtype, t.raw.subarray(row * rowBytes, (row + rows) * rowBytes));
-      row += rows;
-    }
+    const got = pending.get(fused.name) ?? new Map<string, LoadedTensor>();
+    pending.set(fused.name, got.set(t.name, t));
+    if (got.size < fused.parts!.length) continue;
+    pending.delete(fused.name);
+    yield stackRows(fused, fused.parts!.map((p) => got.get(p.name)!));
   }
 }
 
-async function concatRows(parts: readonly TensorToWrite[]): Promise<TensorData> {
-  const data = await Promise.all(parts.map((p) => (typeof p.data === "function" ? p.data() : p.data)));
-  const total = data.reduce((n, d) => n + d.length, 0);
-  const out = data.every((d) => d instanceof Float32Array) ? new Float32Array(total) : data.every((d) => d instanceof Uint16Array) ? new Uint16Array(total) : null;
-  if (!out) throw new Error(`fusing ${parts.map((p) => p.name).join(", ")}: their data mixes Float32Array and Uint16Array; pass one kind`);
+/** The fused parameter `spec` from its parts (their dtype when they share one, else F32). */
+function stackRows(spec: ParamSpec, parts: LoadedTensor[]): LoadedTensor {
+  const dtype = parts.every((p) => p.dtype === parts[0].dtype) ? parts[0].dtype : "F32";
+  const bytes = (p: LoadedTensor) => (p.dtype === dtype ? p.raw : new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+  const raw = new Uint8Array(parts.reduce((n, p) => n + p.data.length, 0) * DTYPE_BYTES[dtype]);
   let at = 0;
-  for (const d of data) {
-    out.set(d, at);
-    at += d.length;
+  for (const p of parts) {
+    raw.set(bytes(p), at);
+    at += p.data.length * DTYPE_BYTES[dtype];
   }
-  return out;
+  return tensorFromBytes(spec.name, spec.shape, dtype, raw);
 }
 
 /**
- * The tensors to write for a checkpoint of `config`, from the model's canonical parameters
- * (validated against parameterSpecs). Phi-3's fused tensors are built lazily when written.
+ * The tensors to write for a checkpoint of `config`, from the model's parameters (validated against
+ * parameterSpecs): each fused parameter split into its HF parts (each part's data a row range of the
+ * parameter's, fetched once). Tensors already in the checkpoint's layout (a converter's) pass through.
  */
 export function toCheckpointTensors(tensors: readonly TensorToWrite[], config: ModelConfig): TensorToWrite[] {
-  throwIfAny(
-    mismatches(tensors.map((t) => ({ name: t.name, shape: t.shape, where: "model" })), parameterSpecs(config), "model"),
-    `saving a ${config.architecture} checkpoint: the parameters do not match the config`,
-  );
+  const have = tensors.map((t) => ({ name: t.name, shape: t.shape, where: "model" }));
   const byName = new Map(tensors.map((t) => [t.name, t]));
-  return checkpointSpecs(config).map((spec): TensorToWrite => {
-    if (!spec.parts) return byName.get(spec.name)!;
-    const parts = spec.parts.map((p) => byName.get(p.name)!);
-    const dtype = parts[0].dtype;
-    if (parts.some((p) => p.dtype !== dtype)) {
-      throw new Error(`saving ${spec.name}: its parts have dtypes ${parts.map((p) => `${p.name}=${p.dtype}`).join(", ")}; they must match`);
-    }
-    return { name: spec.name, shape: spec.shape, dtype, data: () => concatRows(parts) };
+  if (mismatches(have, checkpointSpecs(config), "model").length === 0) return checkpointSpecs(config).map((s) => byName.get(s.name)!);
+  throwIfAny(mismatches(have, parameterSpecs(config), "model"), `saving a ${config.architecture} checkpoint: the parameters do not match the config`);
+  return parameterSpecs(config).flatMap((spec): TensorToWrite[] => {
+    const t = byName.get(spec.name)!;
+    if (!spec.parts || config.fusedProjections) return [t];
+    let fetched: Promise<TensorData> | undefined;
+    const data = () => (fetched ??= Promise.resolve(typeof t.data === "function" ? t.data() : t.data));
+    const cols = spec.shape.slice(1).reduce((a, b) => a * b, 1);
+    return partRows(spec).map((r, i) => ({
+      name: r.name,
+      shape: spec.parts![i].shape,
+      dtype: t.dtype,
+      data: async () => (await data()).subarray(r.start * cols, r.end * cols),
+    }));
   });
 }

@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from "bun:test";
 import { acquire } from "../../src/gpu/buffer.ts";
-import { ropeAttentionFactor, ropeBackward, ropeForward, ropeInvFreq, type RopeConfig } from "../../src/kernels/rope.ts";
+import { ropeAttentionFactor, ropeBackward, ropeForward, ropeInvFreq, ropeQkvBackward, ropeQkvForward, type RopeConfig } from "../../src/kernels/rope.ts";
 import { fromGpu, randn, relError, setupGpu, toGpu, toGpuI32 } from "../helpers.ts";
 import { numGrad } from "../reference/elementwise.ts";
 import * as ref from "../reference/rope.ts";
@@ -132,6 +132,57 @@ test("forward matches HF's apply_rotary_pos_emb; backward is its transpose", asy
   }
 });
 
+/** Rows [q | k | v] of a fused projection [N, (Hq + 2·Hkv)·D] split into q, k, v (float64). */
+function splitQkv(qkv: ArrayLike<number>, N: number, Hq: number, Hkv: number, D: number) {
+  const W = (Hq + 2 * Hkv) * D;
+  const cols = (from: number, n: number) => Float64Array.from({ length: N * n }, (_, e) => qkv[Math.floor(e / n) * W + from + (e % n)]);
+  return { q: cols(0, Hq * D), k: cols(Hq * D, Hkv * D), v: cols((Hq + Hkv) * D, Hkv * D) };
+}
+
+test("from the fused q/k/v projection: forward to dense q, k, v and to a KV-cache slot; backward into dqkv", async () => {
+  for (const { B, T, Hq, Hkv, D, pos, config, scale = 1, seqLen } of CASES) {
+    const N = B * T;
+    const HD = Hkv * D;
+    const inv = ropeInvFreq(config, seqLen);
+    const { cos, sin } = ref.rotaryCosSin(inv, pos, D, Math.fround(scale));
+    const qkv = randn(N * (Hq + 2 * Hkv) * D, 3 * N + Hq);
+    const parts = splitQkv(qkv, N, Hq, Hkv, D);
+    const wantQ = ref.applyRotaryPosEmb(parts.q, cos, sin, N, Hq, D);
+    const wantK = ref.applyRotaryPosEmb(parts.k, cos, sin, N, HD / D, D);
+    const [gqkv, gpos, ginv] = [toGpu(qkv), toGpuI32(pos), toGpu(inv)];
+    const shape = { B, T, Hq, Hkv, D };
+    const out = { q: acquire(N * Hq * D * 4), k: acquire(N * HD * 4), v: acquire(N * HD * 4) };
+    ropeQkvForward(out, gqkv, gpos, ginv, shape, scale);
+    expect(relError(await fromGpu(out.q, N * Hq * D), wantQ)).toBeLessThan(3e-7);
+    expect(relError(await fromGpu(out.k, N * HD), wantK)).toBeLessThan(3e-7);
+    expect(Array.from(await fromGpu(out.v, N * HD))).toEqual(Array.from(parts.v));
+
+    // Decode (T = 1): k and v go to slot s of caches [B, Tmax, Hkv·D]; the other slots are untouched.
+    if (T === 1) {
+      const [Tmax, s] = [5, 3];
+      const fill = randn(B * Tmax * HD, 7);
+      const cache = { k: toGpu(fill), v: toGpu(fill) };
+      ropeQkvForward({ q: out.q, ...cache }, gqkv, gpos, ginv, shape, scale, { stride: Tmax * HD, offset: s * HD });
+      const wantCache = (rows: ArrayLike<number>) => {
+        const c = Float64Array.from(fill);
+        for (let b = 0; b < B; b++) for (let j = 0; j < HD; j++) c[(b * Tmax + s) * HD + j] = rows[b * HD + j];
+        return c;
+      };
+      expect(relError(await fromGpu(cache.k, B * Tmax * HD), wantCache(wantK))).toBeLessThan(3e-7);
+      expect(Array.from(await fromGpu(cache.v, B * Tmax * HD))).toEqual(Array.from(wantCache(parts.v)));
+    }
+
+    // Backward: dqkv rows [rotate(dq, −θ) | rotate(dk, −θ) | dv].
+    const grads = { dq: randn(N * Hq * D, 11), dk: randn(N * HD, 12), dv: randn(N * HD, 13) };
+    const dqkv = acquire(qkv.length * 4);
+    ropeQkvBackward(dqkv, { dq: toGpu(grads.dq), dk: toGpu(grads.dk), dv: toGpu(grads.dv) }, gpos, ginv, shape, scale);
+    const got = splitQkv(await fromGpu(dqkv, qkv.length), N, Hq, Hkv, D);
+    expect(relError(got.q, ref.applyRotaryPosEmbBackward(grads.dq, cos, sin, N, Hq, D))).toBeLessThan(3e-7);
+    expect(relError(got.k, ref.applyRotaryPosEmbBackward(grads.dk, cos, sin, N, Hkv, D))).toBeLessThan(3e-7);
+    expect(Array.from(got.v)).toEqual(Array.from(grads.dv));
+  }
+});
+
 test("the float64 backward matches finite differences", () => {
   const [BT, H, D] = [3, 2, 6];
   const inv = ropeInvFreq({ rope_theta: 10_000, head_dim: D });
@@ -149,5 +200,10 @@ test("arguments are validated", () => {
   expect(() => ropeForward(acquire(64), acquire(64), acquire(8), acquire(16), shape)).toThrow("ropeForward: q has 64 bytes, expected at least 128");
   expect(() => ropeForward(b, acquire(64), acquire(8), acquire(16), { ...shape, D: 7 })).toThrow("D must be even");
   expect(() => ropeBackward(b, acquire(64), acquire(4), acquire(16), shape)).toThrow("ropeBackward: pos has 4 bytes, expected at least 8");
+  const out = { q: acquire(128), k: acquire(64), v: acquire(64) };
+  expect(() => ropeQkvForward(out, acquire(128), acquire(8), acquire(16), shape)).toThrow("ropeQkvForward: qkv has 128 bytes, expected at least 256");
+  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, 1, { stride: 16, offset: 8 })).toThrow("ropeQkvForward: k has 64 bytes, expected at least 128");
+  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, 1, { stride: 4, offset: 0 })).toThrow("ropeQkvForward: stride must be an integer ≥ 8, got 4");
+  expect(() => ropeQkvBackward(b, { dq: b, dk: out.k, dv: out.v }, acquire(8), acquire(16), shape)).toThrow("ropeQkvBackward: dqkv must not be the same buffer as dq");
   expect(() => ropeForward(b, acquire(64), acquire(8), acquire(16), shape, 0)).toThrow("ropeForward: scale must be a finite number > 0, got 0");
 });

@@ -107,7 +107,7 @@ test("the paper's setting: LaTRO on Llama-3.1-8B (LoRA r 16, BF16 base, checkpoi
 test("over budget: the error names the plan, the budget, the largest component and the flag that shrinks it", () => {
   const full = memoryPlan({ ...TARGET, model: modelShape("Llama-3.1-8B"), lora: null, gradientCheckpointing: true });
   expect(() => checkMemoryBudget(full, 24)).toThrow(
-    "the memory plan needs 151.5 GB, over --memory-budget 24 GB; the largest part is AdamW moments (2 × f32) (64.2 GB): shrink it with --lora-r, or raise --memory-budget",
+    "the memory plan needs 151.8 GB, over --memory-budget 24 GB; the largest part is AdamW moments (2 × f32) (64.2 GB): shrink it with --lora-r, or raise --memory-budget",
   );
   const lora = memoryPlan({ ...TARGET, model: modelShape("Llama-3.1-8B"), lora: LORA16, gradientCheckpointing: false });
   expect(() => checkMemoryBudget(lora, 24)).toThrow(/over --memory-budget 24 GB; the largest part is activations, micro-batch 4 × 772 tokens \(50.7 GB\): shrink it with --gradient-checkpointing/);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseConfig } from "../../src/model/config.ts";
 import { openHfDir, saveHfDir } from "../../src/model/hfdir.ts";
 import type { TensorToWrite } from "../../src/model/safetensors.ts";
-import { parameterSpecs } from "../../src/model/weights.ts";
+import { checkpointSpecs, parameterSpecs } from "../../src/model/weights.ts";
 
 const root = mkdtempSync(join(tmpdir(), "latro-hfdir-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -49,7 +49,7 @@ describe("saveHfDir", () => {
     expect(await Bun.file(join(dir, "tokenizer_config.json")).text()).toBe('{"eos_token": "x"}');
     const opened = await openHfDir(dir);
     expect(opened.config.torchDtype).toBe("bfloat16");
-    expect(opened.entries.map((e) => e.name).sort()).toEqual(parameterSpecs(config).map((s) => s.name).sort());
+    expect(opened.entries.map((e) => e.name).sort()).toEqual(checkpointSpecs(config).map((s) => s.name).sort());
   });
 
   test("replaces an existing directory and leaves no temporaries; a failed save changes nothing", async () => {

@@ -8,12 +8,14 @@ import { Tensor } from "../../src/autograd/tensor.ts";
 import { Rng } from "../../src/data/rng.ts";
 import { upload } from "../../src/gpu/recorder.ts";
 import { generate } from "../../src/generate/generate.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
+import { KVCache } from "../../src/model/kv-cache.ts";
 import { parseConfig } from "../../src/model/config.ts";
 import { initModel } from "../../src/model/init.ts";
 import { saveHfDir } from "../../src/model/hfdir.ts";
 import { loadModel } from "../../src/model/load.ts";
-import { initLora, LORA_TARGET_MODULES, type LoraConfig, loraSpecs } from "../../src/model/lora.ts";
+import { initLora, LORA_TARGET_MODULES, type LoraConfig, loraSpecs, projectionWeight } from "../../src/model/lora.ts";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, loadAdapter, mergeAdapter, peftNames, readAdapterConfig, saveAdapter } from "../../src/model/peft.ts";
 import { listTensors, readHeader } from "../../src/model/safetensors.ts";
 import { Transformer } from "../../src/model/transformer.ts";
@@ -85,11 +87,13 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   for (const s of policy.adapters!.specs) {
     const A = (await policy.adapters!.pairs.get(s.module)!.A.toArray()) as Float32Array;
     const Bm = (await policy.adapters!.pairs.get(s.module)!.B[0].toArray()) as Float32Array;
-    const W = Float64Array.from(weights.get(`${s.module}.weight`)!);
+    // The projection's rows of its (possibly fused q/k/v or gate/up) weight.
+    const { name, row0 } = projectionWeight(model.config, s.layer, s.parts[0].proj);
+    const W = Float64Array.from(merged.get(name)!);
     const [out, r] = s.B;
     const inp = s.A[1];
-    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) for (let k = 0; k < r; k++) W[o * inp + i] += (lora.alpha / lora.r) * Bm[o * r + k] * A[k * inp + i];
-    merged.set(`${s.module}.weight`, W);
+    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) for (let k = 0; k < r; k++) W[(row0 + o) * inp + i] += (lora.alpha / lora.r) * Bm[o * r + k] * A[k * inp + i];
+    merged.set(name, W);
   }
   const lp = async (m: Transformer) => scopeAsync(async () => (await noGrad(() => m.logprobs(tokenBatch(ids, B, T, PAD))).toArray()) as Float32Array);
   expect(relError(await lp(policy), refLogprobs(ref, merged, { B, T, tokens: ids, pad: PAD }))).toBeLessThan(2e-5);
@@ -97,6 +101,53 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   const fresh = new Transformer(model.config, model.params, initLora(model.config, lora, 8));
   expect(relError(await lp(fresh), refLogprobs(ref, weights, { B, T, tokens: ids, pad: PAD }))).toBeLessThan(2e-5);
 });
+
+test("decoding with adapters on a subset of q/k/v/o/gate/up/down (parts of the fused weights at their columns), and Phi-3's shared A, gives the forward pass's log-probs", async () => {
+  await setupGpu();
+  const { model } = await tinyModel({ qwen: true, Hq: 4, Hkv: 2, L: 2, V: 31, seed: 16 });
+  const phi = initModel(phiConfig(), 5, 0.3);
+  const cases: [Transformer, LoraConfig["targetModules"]][] = [
+    [model, ["k_proj", "o_proj", "gate_proj"]],
+    [model, ["q_proj", "v_proj", "up_proj", "down_proj"]],
+    [phi, LORA_TARGET_MODULES],
+  ];
+  const prompts = [[5, 9, 3], [7, 4]];
+  const { ids, len: Tp } = leftPad(prompts, PAD);
+  const B = prompts.length;
+  const next = [[11, 12, 13, 14], [21, 22, 23, 24]];
+  const steps = next[0].length;
+  for (const [i, [base, targetModules]] of cases.entries()) {
+    const V = base.config.vocabSize;
+    const policy = await adapted(base, { ...ALL, targetModules }, 30 + i);
+    const cache = new KVCache(base.config, B, Tp + steps, ALL.r);
+    const got: number[][] = [];
+    await scopeAsync(async () => {
+      let logits = policy.prefill(tokenBatch(ids, B, Tp, PAD), cache);
+      for (let s = 0; ; s++) {
+        const l = (await logits.toArray()) as Float32Array;
+        got.push(next.map((row, r) => l[r * V + row[s]] - logSumExp(l.subarray(r * V, (r + 1) * V))));
+        if (s + 1 === steps) break;
+        const t = Tensor.fromArray(next.map((row) => row[s]), [B], "i32");
+        logits = policy.decodeStep(t, cache);
+        t.release();
+      }
+    });
+    cache.dispose();
+    const full = leftPad(prompts.map((p, r) => [...p, ...next[r]]), PAD);
+    const lp = await scopeAsync(async () => (await noGrad(() => policy.logprobs(tokenBatch(full.ids, B, full.len, PAD))).toArray()) as Float32Array);
+    for (let s = 0; s < steps; s++) {
+      const want = Array.from({ length: B }, (_, r) => lp[r * full.len + full.len - steps - 1 + s]);
+      expect(relError(got[s], want), `${base.config.architecture} ${targetModules.join(", ")}: step ${s}`).toBeLessThan(1e-5);
+    }
+    policy.adapters!.release();
+  }
+  phi.dispose();
+});
+
+const logSumExp = (row: Float32Array) => {
+  const max = Math.max(...row);
+  return max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+};
 
 /**
  * Checks a LoRA model's adapter gradients against the chain rule of the merged model's weight
@@ -121,7 +172,7 @@ async function checkChainRule(model: Transformer, V: number, seed: number) {
     c.requiresGrad = true;
     mergedParams.set(name, c);
   }
-  mergeAdapter(mergedParams, policy.adapters!);
+  mergeAdapter(model.config, mergedParams, policy.adapters!);
   const full = new Transformer(model.config, mergedParams);
   await scopeAsync(async () => {
     const lp = full.logprobs(tokenBatch(ids, B, T, PAD));
@@ -133,10 +184,10 @@ async function checkChainRule(model: Transformer, V: number, seed: number) {
     const a = (await pair.A.toArray()) as Float32Array;
     const [rr, inp] = spec.A;
     const dA = new Float64Array(rr * inp);
-    const prefix = spec.module.slice(0, spec.module.lastIndexOf(".") + 1);
     for (const [j, part] of spec.parts.entries()) {
       const b = (await pair.B[j].toArray()) as Float32Array;
-      const dW = (await full.p(`${prefix}${part.proj}.weight`).grad!.toArray()) as Float32Array;
+      const { name, row0 } = projectionWeight(model.config, spec.layer, part.proj);
+      const dW = ((await full.p(name).grad!.toArray()) as Float32Array).subarray(row0 * inp);
       const dB = new Float64Array(part.rows * rr);
       for (let o = 0; o < part.rows; o++) {
         for (let i = 0; i < inp; i++) {
@@ -197,9 +248,9 @@ test("frozen BF16 base: weight matrices stay bf16 on the GPU and give the same l
   expect((await listTensors(dir)).find((e) => e.name === "model.embed_tokens.weight")?.dtype).toBe("BF16");
   const frozen = await loadModel(dir, { frozen: true });
   const f32 = await loadModel(dir);
-  expect(frozen.p("model.layers.0.self_attn.q_proj.weight").dtype).toBe("bf16");
+  expect(frozen.p("model.layers.0.self_attn.qkv_proj.weight").dtype).toBe("bf16");
   expect(frozen.p("model.embed_tokens.weight").dtype).toBe("bf16");
-  expect(frozen.p("model.layers.0.self_attn.q_proj.bias").dtype).toBe("f32");
+  expect(frozen.p("model.layers.0.self_attn.qkv_proj.bias").dtype).toBe("f32");
   expect(frozen.p("model.norm.weight").dtype).toBe("f32");
   expect(frozen.parameters().every((p) => !p.requiresGrad)).toBe(true);
   const [B, T] = [2, 5];
@@ -208,7 +259,7 @@ test("frozen BF16 base: weight matrices stay bf16 on the GPU and give the same l
   expect(relError(await lp(frozen), await lp(f32))).toBeLessThan(1e-6);
   // Generation reads the same bf16 weights and the adapters: greedy tokens equal the merged f32 model's.
   const lora = await adapted(frozen, ALL, 14);
-  mergeAdapter(f32.params, lora.adapters!);
+  mergeAdapter(f32.config, f32.params, lora.adapters!);
   const prompt = tokens(B, 4, model.config.vocabSize, [0, 2], 15);
   const opts = { maxNewTokens: 6, temperature: 0, rng: new Rng(1), stopTokenIds: [], pad: PAD };
   const a = await generate(lora, prompt, B, 4, opts);

@@ -1,6 +1,7 @@
 // A plain float64 Llama-style transformer on the CPU: the reference the GPU model, its autograd and
 // generation are checked against. Written for clarity, not speed (tiny shapes only).
-//   weights: HF names → Float64Array (row-major, HF shapes); tokens: [B, T] left-padded.
+//   weights: the model's parameter names (weights.ts parameterSpecs: q/k/v and gate/up fused) → Float64Array
+//   (row-major, HF shapes); tokens: [B, T] left-padded.
 export interface RefConfig {
   V: number;
   C: number;
@@ -93,9 +94,14 @@ export function refLogprobs(cfg: RefConfig, w: RefWeights, batch: RefBatch): Flo
   for (let l = 0; l < cfg.L; l++) {
     const p = `model.layers.${l}.`;
     const h = rmsnorm(x, N, C, g(`${p}input_layernorm.weight`), cfg.eps);
-    const q = linear(h, N, C, g(`${p}self_attn.q_proj.weight`), Hq * D, w.get(`${p}self_attn.q_proj.bias`));
-    const k = linear(h, N, C, g(`${p}self_attn.k_proj.weight`), Hkv * D, w.get(`${p}self_attn.k_proj.bias`));
-    const v = linear(h, N, C, g(`${p}self_attn.v_proj.weight`), Hkv * D, w.get(`${p}self_attn.v_proj.bias`));
+    // The fused parameters' HF parts: rows [q; k; v] of qkv_proj, [gate; up] of gate_up_proj.
+    const qkvW = g(`${p}self_attn.qkv_proj.weight`);
+    const qkvB = w.get(`${p}self_attn.qkv_proj.bias`);
+    const [QD, KD] = [Hq * D, Hkv * D];
+    const rowsOf = (m: Float64Array, r0: number, r1: number, cols: number) => m.subarray(r0 * cols, r1 * cols);
+    const q = linear(h, N, C, rowsOf(qkvW, 0, QD, C), QD, qkvB && rowsOf(qkvB, 0, QD, 1));
+    const k = linear(h, N, C, rowsOf(qkvW, QD, QD + KD, C), KD, qkvB && rowsOf(qkvB, QD, QD + KD, 1));
+    const v = linear(h, N, C, rowsOf(qkvW, QD + KD, QD + 2 * KD, C), KD, qkvB && rowsOf(qkvB, QD + KD, QD + 2 * KD, 1));
     rope(q, N, Hq, D, pos, cfg.theta);
     rope(k, N, Hkv, D, pos, cfg.theta);
     const a = new Float64Array(N * Hq * D);
@@ -126,8 +132,9 @@ export function refLogprobs(cfg: RefConfig, w: RefWeights, batch: RefBatch): Flo
     const o = linear(a, N, Hq * D, g(`${p}self_attn.o_proj.weight`), C);
     x = x.map((xi, i) => xi + o[i]);
     const h2 = rmsnorm(x, N, C, g(`${p}post_attention_layernorm.weight`), cfg.eps);
-    const gate = linear(h2, N, C, g(`${p}mlp.gate_proj.weight`), cfg.I);
-    const up = linear(h2, N, C, g(`${p}mlp.up_proj.weight`), cfg.I);
+    const gateUp = g(`${p}mlp.gate_up_proj.weight`);
+    const gate = linear(h2, N, C, rowsOf(gateUp, 0, cfg.I, C), cfg.I);
+    const up = linear(h2, N, C, rowsOf(gateUp, cfg.I, 2 * cfg.I, C), cfg.I);
     const m = gate.map((gi, i) => (gi / (1 + Math.exp(-gi))) * up[i]);
     const down = linear(m, N, cfg.I, g(`${p}mlp.down_proj.weight`), C);
     x = x.map((xi, i) => xi + down[i]);

@@ -24,11 +24,11 @@ test("a save killed midway leaves only a temporary directory: resuming picks the
 test("a non-finite gradient is reported with the parameter's name and element", async () => {
   await setupGpu();
   const { model } = await tinyModel({ seed: 2 });
-  const p = model.p("model.layers.1.mlp.up_proj.weight");
+  const p = model.p("model.layers.1.mlp.gate_up_proj.weight");
   const g = new Float32Array(p.size);
   g[5] = Number.NaN;
   p.grad = Tensor.fromArray(g, p.shape).keep();
-  expect(await firstBadGradient(model)).toBe("first non-finite gradient: model.layers.1.mlp.up_proj.weight at element 5 (NaN)");
+  expect(await firstBadGradient(model)).toBe("first non-finite gradient: model.layers.1.mlp.gate_up_proj.weight at element 5 (NaN)");
   p.grad.release();
   p.grad = undefined;
 });

@@ -1,20 +1,18 @@
-// swiglu: h = silu(gate) · up, the Llama MLP's gating.
-//   gate [N, I], up [N, I] → h [N, I]
+// swiglu: h = silu(gate) · up over the fused gate/up projection's output (the Llama MLP's gating).
+//   gu [N, 2I] = [gate | up] per row → h [N, I];  dgate = dh·up·silu'(gate), dup = dh·silu(gate)
 import { swigluBackward, swigluForward } from "../../kernels/swiglu.ts";
 import { record } from "../tape.ts";
 import { Tensor } from "../tensor.ts";
 
-export function swiglu(gate: Tensor, up: Tensor): Tensor {
-  const [N, I] = gate.shape;
-  if (gate.shape.length !== 2 || up.shape[0] !== N || up.shape[1] !== I) {
-    throw new Error(`swiglu: gate [${gate.shape}] and up [${up.shape}] differ`);
-  }
+export function swiglu(gu: Tensor): Tensor {
+  const [N, I2] = gu.shape;
+  if (gu.shape.length !== 2 || I2 % 2) throw new Error(`swiglu: input [${gu.shape}] is not [N, 2I] (gate | up)`);
+  const I = I2 / 2;
   const h = new Tensor([N, I]);
-  swigluForward(h.buf, { gate: gate.buf, up: up.buf }, { N, I });
-  return record("swiglu", [gate, up], h, (dh) => {
-    const dgate = new Tensor([N, I]);
-    const dup = new Tensor([N, I]);
-    swigluBackward({ gate: dgate.buf, up: dup.buf }, dh.buf, { gate: gate.buf, up: up.buf }, { N, I });
-    return [dgate, dup];
+  swigluForward(h.buf, { fused: gu.buf }, { N, I });
+  return record("swiglu", [gu], h, (dh) => {
+    const dgu = new Tensor(gu.shape);
+    swigluBackward({ fused: dgu.buf }, dh.buf, { fused: gu.buf }, { N, I });
+    return [dgu];
   });
 }

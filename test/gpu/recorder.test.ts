@@ -1,0 +1,30 @@
+import { expect, test } from "bun:test";
+import { downloadF32, recorderCounters } from "../../src/gpu/recorder.ts";
+import { axpy, scale } from "../../src/kernels/elementwise.ts";
+import { setupGpu, toGpu } from "../helpers.ts";
+
+test("a repeated dispatch reuses its bind group; params and buffers that differ get their own", async () => {
+  await setupGpu();
+  const n = 37;
+  const x = toGpu(Array.from({ length: n }, (_, i) => i));
+  const y = toGpu(new Float32Array(n));
+  const z = toGpu(new Float32Array(n));
+  const before = recorderCounters();
+  // y += 0.5·x four times (the same dispatch), then y += 2·x once (other params), z += 0.5·x (other buffer).
+  for (let i = 0; i < 4; i++) axpy(y, x, 0.5, n);
+  axpy(y, x, 2, n);
+  axpy(z, x, 0.5, n);
+  const after = recorderCounters();
+  expect(after.dispatches - before.dispatches).toBe(6);
+  // The first two sightings of the repeated dispatch build bind groups; the other two reuse the second.
+  expect(after.bindGroupsReused - before.bindGroupsReused).toBe(2);
+  expect(after.bindGroupsCreated - before.bindGroupsCreated).toBe(4);
+  expect(Array.from(await downloadF32(y, n))).toEqual(Array.from({ length: n }, (_, i) => 4 * i));
+  expect(Array.from(await downloadF32(z, n))).toEqual(Array.from({ length: n }, (_, i) => 0.5 * i));
+  // Reused across submits, its uniform still holds its params.
+  axpy(y, x, 0.5, n);
+  scale(z, z, 3, n);
+  expect(recorderCounters().bindGroupsReused - after.bindGroupsReused).toBe(1);
+  expect(Array.from(await downloadF32(y, n))).toEqual(Array.from({ length: n }, (_, i) => 4.5 * i));
+  expect(Array.from(await downloadF32(z, n))).toEqual(Array.from({ length: n }, (_, i) => 1.5 * i));
+});
