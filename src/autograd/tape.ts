@@ -110,15 +110,25 @@ function accumulate(input: Tensor, g: Tensor): void {
 }
 
 /**
- * Activation checkpointing: y = fn(x) computed without recording (fn's intermediates are freed at
- * once; only x and y stay), and one tape record whose backward runs fn(x) again with recording and
- * back-propagates dy through it. `params` are the tensors fn reads that may need gradients: their
+ * Activation checkpointing: y = fn(x) computed onto a tape that is dropped at once (fn's intermediates
+ * are freed with it; only x and y stay), and one tape record whose backward runs fn(x) again with
+ * recording and back-propagates dy through it. The first forward records too, so that every op takes
+ * the path it takes in the recompute (fused ops run other kernels when not recorded): y is bit for
+ * bit the output the recompute differentiates. `params` are the tensors fn reads that may need gradients: their
  * gradients accumulate during the recompute, as without checkpointing. fn must be deterministic
  * (seeded dropout is) and must not modify x. Without grad enabled this is fn(x).
  */
 export function checkpoint(x: Tensor, params: readonly Tensor[], fn: (x: Tensor) => Tensor): Tensor {
   if (!gradEnabled) return fn(x);
-  const y = scope(() => noGrad(() => fn(x)));
+  const y = scope(() => {
+    const outer = tape;
+    tape = [];
+    try {
+      return fn(x);
+    } finally {
+      tape = outer;
+    }
+  });
   return record("checkpoint", [x, ...params], y, (dy) => {
     const outer = tape;
     tape = [];

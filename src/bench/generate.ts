@@ -1,7 +1,8 @@
 // Generation throughput: prefill and decode tokens/s at batch 1 and 16, for the built-in latro-tiny, the
 // real stories260K model (converted from the test fixture) and a random model shaped like Qwen2.5-0.5B
 // (24 layers, d = 896, 14 heads / 2 kv heads, vocab 151,936), with peak GPU memory; and the dispatches
-// one decoded token records, per layer (recorder counters). Wall clock (generation reads back).
+// one decoded token records, per layer (recorder counters; latro-tiny also with LoRA on every projection).
+// Wall clock (generation reads back).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { parseConfig } from "../model/config.ts";
 import { initModel } from "../model/init.ts";
 import { convertLlama2c } from "../model/llama2c.ts";
 import { loadModel } from "../model/load.ts";
+import { initLora, LORA_TARGET_MODULES } from "../model/lora.ts";
 import { Transformer } from "../model/transformer.ts";
 import type { Bench, BenchRow } from "./types.ts";
 
@@ -80,7 +82,7 @@ async function decodeDispatches(name: string, model: Transformer): Promise<Bench
   const L = model.config.numLayers;
   const all = await perToken(model);
   // The same weights with one layer: the difference is the layers' share.
-  const oneLayer = new Transformer({ ...model.config, numLayers: 1 }, model.params);
+  const oneLayer = new Transformer({ ...model.config, numLayers: 1 }, model.params, model.adapters);
   const one = await perToken(oneLayer);
   oneLayer.invFreq.release(); // the parameters are the model's
   const perLayer = L > 1 ? (all - one) / (L - 1) : all;
@@ -102,6 +104,13 @@ export const benchGenerate: Bench = async ({ quick }) => {
   const rows: BenchRow[] = [];
   const tiny = await loadModel(BUILT_IN);
   rows.push(await decodeDispatches("latro-tiny", tiny));
+  // The same with LoRA r 8 on every projection (a frozen base): what the adapters add per layer.
+  const tinyFrozen = await loadModel(BUILT_IN, { frozen: true });
+  const lora = { r: 8, alpha: 16, dropout: 0, targetModules: LORA_TARGET_MODULES };
+  const tinyLora = new Transformer(tinyFrozen.config, tinyFrozen.params, initLora(tinyFrozen.config, lora, 0));
+  rows.push(await decodeDispatches("latro-tiny + LoRA r 8 (all projections)", tinyLora));
+  tinyLora.dispose(); // tinyFrozen's parameters and the adapters
+  tinyFrozen.invFreq.release();
   for (const B of [1, 16]) rows.push(...(await measure("latro-tiny", tiny, B, 64, quick ? 16 : 64)));
   for (const B of [1, 16]) rows.push(...(await measure("stories260K", stories, B, 64, quick ? 16 : 64)));
   const layers = quick ? 2 : 24;

@@ -5,7 +5,10 @@ export interface BenchRow {
   /** Shape in the kernel's own terms, e.g. "M=1024 N=1024 K=1024". */
   shape: string;
   ms: number;
-  /** Work rate (GFLOP/s, GB/s, tokens/s, episodes/s); a cost per unit (µs/dispatch, dispatches/token); or memory in GB (memory rows). */
+  /**
+   * Work rate (GFLOP/s, GB/s, tokens/s, episodes/s), a cost per unit (µs/dispatch, dispatches/token),
+   * or memory in GB (memory rows).
+   */
   rate: number;
   unit: "GFLOP/s" | "GB/s" | "tokens/s" | "episodes/s" | "µs/dispatch" | "dispatches/token" | "GB";
   /** How the figure was obtained: GPU timestamps, wall clock, the memory plan, or the buffer pool's peak. */

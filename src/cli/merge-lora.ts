@@ -12,7 +12,7 @@ export async function mergeLora(modelDir: string, adapterDir: string, outDir: st
   await initGpu();
   const model = await loadModel(modelDir);
   const adapters = await loadAdapter(adapterDir, model.config);
-  mergeAdapter(model.params, adapters, model.config);
+  mergeAdapter(model.config, model.params, adapters);
   await saveModel(model, outDir, modelDir);
   adapters.release();
   model.dispose();

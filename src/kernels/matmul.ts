@@ -70,7 +70,7 @@ export interface MatmulOperands {
   c: Buf;
   /** [N] f32 ([2N] with swiglu), added to every row. */
   bias?: Buf;
-  /** [M, N] f32 laid out as C (ldc, strideC), added to the result (a residual connection). */
+  /** [M, N] f32 laid out as C (offsetC, ldc, strideC), added to the result (a residual connection). */
   residual?: Buf;
   /** [K] f32: op(A) is RMSNorm(A) with this weight (A stored [M, K], not transA). */
   normWeight?: Buf;

@@ -28,8 +28,9 @@ export interface DecodeScratch {
   /** swiglu(gate, up) [B, I]. */
   m: Tensor;
   logits: Tensor;
-  /** x·Aᵀ [B, r] of an adapted projection, and the gate/up projection [B, 2I] before its SwiGLU (LoRA models only). */
+  /** x·Aᵀ [B, r] of an adapted projection (LoRA models only). */
   lora?: Tensor;
+  /** [gate | up] [B, 2I] before the SwiGLU when gate/up is adapted (LoRA models only). */
   gateUp?: Tensor;
 }
 

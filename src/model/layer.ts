@@ -29,33 +29,18 @@ export interface Rope {
   scale: number;
 }
 
-/**
- * The LoRA adapters of a fused projection's parts, each at its columns of the fused output: q, k, v
- * of qkv_proj, or gate, up of gate_up_proj (`parts` in order, with their row counts).
- */
-export function partAdapters(
-  lora: LayerWeights["lora"],
-  parts: readonly [LoraTargetModule, number][],
-): { adapter: ProjectionAdapter; col0: number }[] {
-  let col0 = 0;
-  const out: { adapter: ProjectionAdapter; col0: number }[] = [];
-  for (const [proj, rows] of parts) {
-    const adapter = lora[proj];
-    if (adapter) out.push({ adapter, col0 });
-    col0 += rows;
-  }
-  return out;
-}
-
 /** The steps of a layer, over activations [N, ·] (N = B·T rows, or B rows when decoding). */
 export interface LayerOps {
-  /** [q | k | v] = RMSNorm(x; inputNorm)·Wqkvᵀ + bqkv [N, (Hq + 2·Hkv)·D]. */
+  /**
+   * [q | k | v] = RMSNorm(x; inputNorm)·Wqkvᵀ + bqkv [N, (Hq + 2·Hkv)·D], plus the LoRA updates of the
+   * adapted ones among q/k/v in their columns.
+   */
   qkv(x: Tensor, w: LayerWeights): Tensor;
   /** RoPE on the q and k of `qkv`, then causal GQA attention over layer `layer`'s keys and values → [N, Hq·D]. */
   attention(layer: number, qkv: Tensor): Tensor;
   /** x + a·Wᵀ (+ b) (+ its LoRA update): a projection back into the residual stream. */
   addProjection(x: Tensor, a: Tensor, w: Tensor, b?: Tensor, lora?: ProjectionAdapter): Tensor;
-  /** silu(h·Wgateᵀ) ∘ (h·Wupᵀ) [N, I] with h = RMSNorm(x; postNorm). */
+  /** silu(h·Wgateᵀ) ∘ (h·Wupᵀ) [N, I] with h = RMSNorm(x; postNorm), gate and up with their LoRA updates. */
   gatedUp(x: Tensor, w: LayerWeights): Tensor;
 }
 

@@ -7,11 +7,12 @@
 //                                          gain √(2/(1+a²)) = √(1/3) makes the bound √3·gain/√in = 1/√in
 //     lora_B [out, r] = 0                 so the adapted model starts as the base model
 //     scale = lora_alpha / r              (PEFT's default; use_rslora is not supported)
+// The model stacks q/k/v and gate/up in one weight each for every architecture (weights.ts), and an
+// adapter of one of them adds into its part's output columns of the fused projection (partAdapters).
 // Phi-3 stores q/k/v as one qkv_proj and gate/up as one gate_up_proj, and PEFT adapts those fused
-// modules: one A [r, in] shared by the parts, one B [q + k + v rows, r]. The model keeps the parts
-// apart, so a fused adapter is applied per part with the shared A and the part's rows of B (kept as
-// one tensor per part; A's gradient sums over the parts) and the same dropout mask, which is the
-// fused module's update exactly. The targets are named unfused (q_proj, …) in the training config;
+// modules: one A [r, in] shared by the parts, one B [q + k + v rows, r]. Such an adapter is applied
+// per part with the shared A and the part's rows of B (kept as one tensor per part; A's gradient sums
+// over the parts) and the same dropout mask, which is the fused module's update exactly. The targets are named unfused (q_proj, …) in the training config;
 // for Phi-3, q/k/v (and gate/up) must be targeted together.
 import { Tensor } from "../autograd/tensor.ts";
 import { Rng } from "../data/rng.ts";
@@ -133,6 +134,40 @@ export interface ProjectionAdapter {
   scale: number;
   dropout: number;
   spec: LoraSpec;
+}
+
+/** An adapter of one part of a fused weight, at its first output column (loraLinear's col0). */
+export interface PartAdapter {
+  adapter: ProjectionAdapter;
+  col0: number;
+}
+
+/**
+ * Where projection `proj` of layer `layer` lives among the model's parameters (weights.ts stacks q/k/v
+ * in qkv_proj and gate/up in gate_up_proj): the weight's name and the projection's first row in it.
+ */
+export function projectionWeight(config: ModelConfig, layer: number, proj: LoraTargetModule): { name: string; row0: number } {
+  const prefix = `model.layers.${layer}.${PARENT[proj]}.`;
+  const group = Object.keys(FUSED_MODULES).find((g) => FUSED_MODULES[g].includes(proj));
+  if (!group) return { name: `${prefix}${proj}.weight`, row0: 0 };
+  const before = FUSED_MODULES[group].slice(0, FUSED_MODULES[group].indexOf(proj));
+  return { name: `${prefix}${group}.weight`, row0: before.reduce((n, p) => n + projectionShape(config, p)[0], 0) };
+}
+
+/**
+ * The adapters of the projections stacked in the fused weight `group` of a layer, in row order, each at
+ * its part's first row (loraLinear's col0); [] when none is adapted. A Phi-3 module's parts share A
+ * and are consecutive.
+ */
+export function partAdapters(
+  config: ModelConfig,
+  adapters: Partial<Record<LoraTargetModule, ProjectionAdapter>>,
+  group: "qkv_proj" | "gate_up_proj",
+): PartAdapter[] {
+  return FUSED_MODULES[group].flatMap((proj) => {
+    const adapter = adapters[proj];
+    return adapter ? [{ adapter, col0: projectionWeight(config, adapter.spec.layer, proj).row0 }] : [];
+  });
 }
 
 /** The name of B's tensor for part j of `spec` (PEFT's lora_B name, suffixed by the part when fused). */

@@ -15,7 +15,6 @@ import type { Tensor } from "../autograd/tensor.ts";
 import { downloadF32 } from "../gpu/recorder.ts";
 import { matmul } from "../kernels/matmul.ts";
 import type { ModelConfig } from "./config.ts";
-import { parameterSpecs, partRows } from "./weights.ts";
 import {
   FUSED_MODULES,
   LORA_TARGET_MODULES,
@@ -26,6 +25,7 @@ import {
   loraBName,
   loraSpecs,
   peftTargetModules,
+  projectionWeight,
   trainable,
 } from "./lora.ts";
 import { readHeader, readTensor, writeSafetensors } from "./safetensors.ts";
@@ -153,26 +153,19 @@ export async function loadAdapter(dir: string, config: ModelConfig): Promise<Lor
 }
 
 /**
- * W += (alpha / r)·B·A in place for every adapted module of `params` (f32 weights of the base model of
- * `config`, e.g. loaded with `loadModel(dir)`; a projection stored fused gets the update at its rows).
+ * W += (alpha / r)·B·A in place for every adapted module of `params` (f32 weights of the base model,
+ * e.g. loaded with `loadModel(dir)`); a projection stacked in a fused weight gets its rows' share.
  */
-export function mergeAdapter(params: ReadonlyMap<string, Tensor>, adapters: LoraAdapters, config: ModelConfig): void {
-  // Where each HF projection's rows are: a parameter of its own, or rows of a fused one (weights.ts).
-  const rowsOf = new Map<string, { param: string; start: number }>();
-  for (const spec of parameterSpecs(config)) {
-    rowsOf.set(spec.name, { param: spec.name, start: 0 });
-    for (const r of partRows(spec)) rowsOf.set(r.name, { param: spec.name, start: r.start });
-  }
+export function mergeAdapter(config: ModelConfig, params: ReadonlyMap<string, Tensor>, adapters: LoraAdapters): void {
   for (const s of adapters.specs) {
     const { A, B } = adapters.pairs.get(s.module)!;
     s.parts.forEach((part, j) => {
-      const name = `${s.module.slice(0, s.module.lastIndexOf(".") + 1)}${part.proj}.weight`;
-      const at = rowsOf.get(name);
-      const w = at && params.get(at.param);
-      if (!at || !w) throw new Error(`mergeAdapter: the model has no ${name}`);
-      if (w.dtype !== "f32") throw new Error(`mergeAdapter: ${at.param} is ${w.dtype}; merging needs f32 weights (load the base without freezing)`);
-      const [K, r] = [s.A[1], s.B[1]];
-      matmul({ a: B[j].buf, b: A.buf, c: w.buf }, { M: part.rows, N: K, K: r, alpha: adapters.scale, accumulate: true, offsetC: at.start * K });
+      const { name, row0 } = projectionWeight(config, s.layer, part.proj);
+      const w = params.get(name);
+      if (!w) throw new Error(`mergeAdapter: the model has no ${name}`);
+      if (w.dtype !== "f32") throw new Error(`mergeAdapter: ${name} is ${w.dtype}; merging needs f32 weights (load the base without freezing)`);
+      const [In, r] = [s.A[1], s.B[1]];
+      matmul({ a: B[j].buf, b: A.buf, c: w.buf }, { M: part.rows, N: In, K: r, alpha: adapters.scale, accumulate: true, offsetC: row0 * In });
     });
   }
 }

@@ -192,7 +192,7 @@ export class Transformer {
     this.checkLive("forward");
     const c = this.config;
     checkSequenceLength(c, batch.T);
-    const ops = new ForwardOps(c, batch, this.rope(batch.ropeLength), cache, isGradEnabled() ? this.dropoutSeed : undefined, isGradEnabled());
+    const ops = new ForwardOps(c, batch, this.rope(batch.ropeLength), cache, isGradEnabled() ? this.dropoutSeed : undefined);
     let x = embedding(batch.ids, this.p("model.embed_tokens.weight"));
     for (let i = 0; i < c.numLayers; i++) {
       const w = this.layers[i];

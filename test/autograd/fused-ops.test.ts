@@ -10,7 +10,7 @@ import { backward, noGrad } from "../../src/autograd/tape.ts";
 import { Tensor } from "../../src/autograd/tensor.ts";
 import { randn, relError, setupGpu } from "../helpers.ts";
 import { numGrad } from "../reference/elementwise.ts";
-import { fusedLinearRef } from "../reference/matmul.ts";
+import { fusedLinearRef, roundBf16 } from "../reference/matmul.ts";
 
 beforeAll(setupGpu);
 
@@ -87,6 +87,37 @@ test("swigluLinear: silu(n·Wgᵀ) ∘ (n·Wuᵀ), n = RMSNorm(x; g), W = [Wg; W
     ([x, g, w]) => swigluLinear(x, g, w, EPS),
     ([x, g, w]) => fusedLinearRef(x, w, [], { M: N, N: I, K: C, swiglu: true }, { norm: { w: g, eps: EPS } }),
   );
+});
+
+test("frozen bf16 W: each fused op reads it in place, forward (both paths) and dx against float64 of the bf16-rounded W", async () => {
+  const bits = (w: Float64Array) => Uint16Array.from(w, (v) => new Uint32Array(Float32Array.of(v).buffer)[0] >>> 16);
+  const x0 = randn(N * C, 12, 2);
+  const g0 = randn(C, 13);
+  const r0 = randn(N * Out, 14);
+  const wq = roundBf16(randn(Out * C, 15, 0.5));
+  const wgu = roundBf16(randn(2 * I * C, 16, 0.5));
+  const norm = { w: g0, eps: EPS };
+  const frozen = (w: Float64Array, shape: number[]) => Tensor.fromBits(bits(w), shape, "bf16");
+  const cases: [string, (x: Tensor, g: Tensor, r: Tensor) => Tensor, (x: Float64Array) => Float64Array][] = [
+    ["rmsnormLinear", (x, g) => rmsnormLinear(x, g, frozen(wq, [Out, C]), undefined, EPS), (x) => fusedLinearRef(x, wq, [], { M: N, N: Out, K: C }, { norm })],
+    ["linearResidual", (x, _, r) => linearResidual(r, x, frozen(wq, [Out, C])), (x) => fusedLinearRef(x, wq, [], { M: N, N: Out, K: C }, { residual: r0 })],
+    ["swigluLinear", (x, g) => swigluLinear(x, g, frozen(wgu, [2 * I, C]), EPS), (x) => fusedLinearRef(x, wgu, [], { M: N, N: I, K: C, swiglu: true }, { norm })],
+  ];
+  for (const [name, op, ref] of cases) {
+    await scopeAsync(async () => {
+      const want = ref(x0);
+      const [g, r] = [Tensor.fromArray(g0, [C]), Tensor.fromArray(r0, [N, Out])];
+      const plain = noGrad(() => op(Tensor.fromArray(x0, [N, C]), g, r));
+      expect(relError((await plain.toArray()) as Float32Array, want), `${name} forward (not recorded)`).toBeLessThan(FWD_TOL);
+      const x = Tensor.fromArray(x0, [N, C]);
+      x.requiresGrad = true;
+      const y = op(x, g, r);
+      expect(relError((await y.toArray()) as Float32Array, want), `${name} forward (recorded)`).toBeLessThan(FWD_TOL);
+      const dy = randn(want.length, 98);
+      backward(y, Tensor.fromArray(dy, y.shape));
+      expect(relError((await x.grad!.toArray()) as Float32Array, numGrad(ref, x0, dy)), `${name} dx`).toBeLessThan(GRAD_TOL);
+    });
+  }
 });
 
 test("shape errors name the op and the operands", () => {

@@ -34,8 +34,19 @@ test("dropout: the mask is the reference hash's, bit for bit, keeps ≈ 1 − p,
   expect(() => dropout(out, xg, n, { p: 1, seed: 1 })).toThrow("dropout: p must be in [0, 1), got 1");
 }, 120_000);
 
-/** Runs loraLinear on the adapters `specs` (ranks, rows, column starts, dropout) and checks y, dx, dA, dB against float64. */
-async function checkLora(what: string, wType: "f32" | "bf16", N: number, In: number, Out: number, specs: { r: number; rows: number; col0: number; p: number; seed: number }[]) {
+/**
+ * Runs loraLinear on the adapters `specs` (ranks, rows, column starts, dropout), with a residual operand
+ * r when `residual`, and checks y, dx, dA, dB (and dr = dy) against float64.
+ */
+async function checkLora(
+  what: string,
+  wType: "f32" | "bf16",
+  N: number,
+  In: number,
+  Out: number,
+  specs: { r: number; rows: number; col0: number; p: number; seed: number }[],
+  residual = false,
+) {
   const x0 = randn(N * In, 1);
   const w0 = wType === "bf16" ? roundBf16(randn(Out * In, 2, 0.3)) : randn(Out * In, 2, 0.3);
   const b0 = randn(Out, 3);
@@ -47,11 +58,15 @@ async function checkLora(what: string, wType: "f32" | "bf16", N: number, In: num
   }));
   const g = randn(N * Out, 6);
   const want = loraRef(x0, w0, b0, ref, g, N, In, Out);
+  const r0 = randn(N * Out, 7);
+  const wantY = residual ? want.y.map((v, i) => v + r0[i]) : want.y;
 
   const x = Tensor.fromArray(x0, [N, In]).keep();
   x.requiresGrad = true;
   const w = (wType === "bf16" ? Tensor.fromBits(bf16Bits(w0), [Out, In], "bf16") : Tensor.fromArray(w0, [Out, In])).keep();
   const b = Tensor.fromArray(b0, [Out]).keep();
+  const r = Tensor.fromArray(r0, [N, Out]).keep();
+  r.requiresGrad = true;
   const adapters = ref.map((a, i) => {
     const A = Tensor.fromArray(a.A, [a.r, In]).keep();
     const B = Tensor.fromArray(a.B, [a.rows, a.r]).keep();
@@ -59,25 +74,28 @@ async function checkLora(what: string, wType: "f32" | "bf16", N: number, In: num
     return { A, B, scale: a.scale, col0: a.col0, dropout: { p: specs[i].p, seed: specs[i].seed } };
   });
   const y = await scopeAsync(async () => {
-    const out = loraLinear(x, w, b, adapters);
+    const out = loraLinear(x, w, b, adapters, residual ? r : undefined);
     const values = await out.toArray();
     backward(out, Tensor.fromArray(g, [N, Out]));
     return values;
   });
   const ok = (got: ArrayLike<number>, exp: ArrayLike<number>) => relError(got, exp) < TOL;
-  expect({ what, y: ok(y, want.y), dx: ok(await x.grad!.toArray(), want.dx) }).toEqual({ what, y: true, dx: true });
+  expect({ what, y: ok(y, wantY), dx: ok(await x.grad!.toArray(), want.dx) }).toEqual({ what, y: true, dx: true });
+  if (residual) expect(Array.from(await r.grad!.toArray())).toEqual(Array.from(Float32Array.from(g)));
+  else expect(r.grad).toBeUndefined();
   for (const [i, a] of adapters.entries()) {
     expect({ what, i, dA: ok(await a.A.grad!.toArray(), want.grads[i].dA), dB: ok(await a.B.grad!.toArray(), want.grads[i].dB) }).toEqual({ what, i, dA: true, dB: true });
   }
-  for (const t of [x, w, b, ...adapters.flatMap((a) => [a.A, a.B])]) t.release();
+  for (const t of [x, w, b, r, ...adapters.flatMap((a) => [a.A, a.B])]) t.release();
 }
 
-test("loraLinear matches float64 in y, dx, dA and dB: f32 and bf16 base weights, with and without dropout", async () => {
+test("loraLinear matches float64 in y, dx, dA and dB: f32 and bf16 base weights, with and without dropout, with a residual", async () => {
   await setupGpu();
   const [N, In, Out, r] = [7, 13, 11, 3];
   for (const wType of ["f32", "bf16"] as const) {
     for (const p of [0, 0.3]) await checkLora(`${wType}, p ${p}`, wType, N, In, Out, [{ r, rows: Out, col0: 0, p, seed: 12345 }]);
   }
+  await checkLora("bf16, p 0.3, residual r + …", "bf16", N, In, Out, [{ r, rows: Out, col0: 0, p: 0.3, seed: 7 }], true);
 }, 240_000);
 
 test("loraLinear over a fused weight: separate adapters on column ranges (q/k/v parts), own ranks and dropout masks", async () => {

@@ -123,12 +123,14 @@ test("batched with strides, broadcast (stride 0) and padded row strides", async 
   expect((await check({ M: 5, N: 3, K: 9, transB: true, batch: 4, accumulate: true, variant })).err).toBeLessThan(TOL);
 }, COMPILE_MS);
 
-test("column slices: A and C start at an element offset within wider rows (a fused projection's part), windows too", async () => {
+test("column and row slices: A and C start at an element offset (a fused projection's part), windows too", async () => {
   const cases: [MatmulShape, number?][] = [
     [{ M: 7, N: 5, K: 6, ldc: 24, offsetC: 11, accumulate: true }], // dy·… into columns 11..15 of a wider C
     [{ M: 6, N: 3, K: 9, lda: 20, offsetA: 8, transB: true }], // A = columns 8..16 of wider rows (vec4)
     [{ M: 5, N: 4, K: 7, lda: 19, offsetA: 5, transA: true, ldc: 13, offsetC: 9 }], // Aᵀ column slice (TN), C slice
     [{ M: 150, N: 6, K: 8, ldc: 24, offsetC: 10 }, 4096], // C in windows along M, each at the column offset
+    [{ M: 4, N: 9, K: 3, offsetC: 2 * 9 }], // rows 2..5 of a [6, 9] C (a projection's rows of a fused weight)
+    [{ M: 40, N: 6, K: 8, ldc: 24, offsetC: 3 * 24 + 10 }, 4096], // whole rows and columns skipped, C in windows
   ];
   for (const [s, bindingLimit] of cases) {
     const { err } = await check({ ...s, variant: MAIN }, { bindingLimit });
@@ -136,6 +138,19 @@ test("column slices: A and C start at an element offset within wider rows (a fus
   }
   const a = acquire(4096), b = acquire(4096), c = acquire(4096);
   expect(() => matmul({ a, b, c }, { M: 2, N: 4, K: 2, ldc: 8, offsetC: 5 })).toThrow("matmul: offsetC 5 (column 5) + 4 columns exceeds ldc 8");
+}, COMPILE_MS);
+
+test("a residual is read at C's layout: a column slice (offsetC, ldc) of a wider C gets R's same elements added", async () => {
+  const shape = { M: 5, N: 6, K: 7, transB: true, ldc: 16, offsetC: 3, variant: MAIN } as const;
+  const n = shape.offsetC + shape.M * shape.ldc;
+  const [a, w, c0, r] = [randn(35, 1), randn(42, 2), randn(n, 3), randn(n, 4)];
+  const g = { a: toGpu(a), b: toGpu(w), c: toGpu(c0), residual: toGpu(r) };
+  matmul(g, shape);
+  const got = await fromGpu(g.c);
+  for (const b of Object.values(g)) release(b);
+  const want = matmulRef(a, w, c0, shape);
+  for (let m = 0; m < shape.M; m++) for (let j = 0; j < shape.N; j++) want[shape.offsetC + m * shape.ldc + j] += r[shape.offsetC + m * shape.ldc + j];
+  expect(relError(got, want)).toBeLessThan(TOL);
 }, COMPILE_MS);
 
 test("a result written into a column slice of a wider C leaves the other columns alone", async () => {
@@ -212,19 +227,19 @@ test(`matmul ${OTHER}: NT aligned (vec4) and TN odd (scalar), with bias, α, acc
 
 /** One fused linear (NT) on random inputs against fusedLinearRef; C pre-filled (checked when accumulating). */
 async function checkFused(
-  s: { M: number; N: number; K: number; swiglu?: boolean; accumulate?: boolean; alpha?: number; variant: "direct" | "tiled" },
+  s: { M: number; N: number; K: number; swiglu?: boolean; accumulate?: boolean; alpha?: number; bType?: "bf16"; variant: "direct" | "tiled" },
   o: { bias?: boolean; residual?: boolean; norm?: boolean },
 ) {
   const { M, N, K } = s;
   const rows = s.swiglu ? 2 * N : N;
   const seed = M * 3 + N * 5 + K * 7;
   const x = randn(M * K, seed, 2);
-  const w = randn(rows * K, seed + 1, 0.5);
+  const w = round(randn(rows * K, seed + 1, 0.5), s.bType);
   const c0 = randn(M * N, seed + 2);
   const bias = o.bias ? randn(rows, seed + 3) : undefined;
   const residual = o.residual ? randn(M * N, seed + 4) : undefined;
   const norm = o.norm ? { w: randn(K, seed + 5), eps: 1e-5 } : undefined;
-  const g = { a: toGpu(x), b: toGpu(w), c: toGpu(c0), bias: bias && toGpu(bias), residual: residual && toGpu(residual), normWeight: norm && toGpu(norm.w) };
+  const g = { a: toGpu(x), b: toGpuAs(w, s.bType), c: toGpu(c0), bias: bias && toGpu(bias), residual: residual && toGpu(residual), normWeight: norm && toGpu(norm.w) };
   matmul(g, { ...s, transB: true, normEps: norm?.eps });
   const got = await fromGpu(g.c);
   for (const b of Object.values(g)) if (b) release(b);
@@ -232,7 +247,7 @@ async function checkFused(
 }
 
 for (const variant of [MAIN, OTHER] as const) {
-  test(`matmul ${variant} fused forms: RMSNorm prologue, SwiGLU epilogue, residual; odd and aligned shapes (rel ≤ ${TOL})`, async () => {
+  test(`matmul ${variant} fused forms: RMSNorm prologue, SwiGLU epilogue, residual, over f32 and bf16 W; odd and aligned shapes (rel ≤ ${TOL})`, async () => {
     // The other kernel (slow to compile on lavapipe) gets one aligned shape spanning several tiles and the
     // combined cases, which still run every fused path.
     const shapes: [number, number, number][] = variant === MAIN ? [[1, 1, 1], [3, 5, 7], [17, 33, 9], [8, 12, 16], [20, 140, 36], [130, 70, 41]] : [[132, 68, 40]];
@@ -245,6 +260,9 @@ for (const variant of [MAIN, OTHER] as const) {
         ["swiglu", { M, N, K, variant, swiglu: true }, {}],
         ["norm + swiglu + bias, α (gate/up)", { M, N, K, variant, swiglu: true, alpha: 0.5 }, { norm: true, bias: true }],
         ["swiglu + residual + accumulate", { M, N, K, variant, swiglu: true, accumulate: true }, { residual: true }],
+        ["norm + swiglu + bias, bf16 W (frozen gate/up)", { M, N, K, variant, swiglu: true, bType: "bf16" }, { norm: true, bias: true }],
+        ["norm + bias, bf16 W (frozen qkv)", { M, N, K, variant, bType: "bf16" }, { norm: true, bias: true }],
+        ["residual + bias, bf16 W (frozen o_proj)", { M, N, K, variant, bType: "bf16" }, { residual: true, bias: true }],
       ];
       for (const [what, s, o] of all.filter(([what]) => variant === MAIN || what.includes("+"))) {
         const err = await checkFused(s, o);

@@ -8,16 +8,17 @@ import { Tensor } from "../../src/autograd/tensor.ts";
 import { Rng } from "../../src/data/rng.ts";
 import { upload } from "../../src/gpu/recorder.ts";
 import { generate } from "../../src/generate/generate.ts";
+import { leftPad } from "../../src/generate/prompts.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
+import { KVCache } from "../../src/model/kv-cache.ts";
 import { parseConfig } from "../../src/model/config.ts";
 import { initModel } from "../../src/model/init.ts";
 import { saveHfDir } from "../../src/model/hfdir.ts";
 import { loadModel } from "../../src/model/load.ts";
-import { initLora, LORA_TARGET_MODULES, type LoraConfig, loraSpecs } from "../../src/model/lora.ts";
+import { initLora, LORA_TARGET_MODULES, type LoraConfig, loraSpecs, projectionWeight } from "../../src/model/lora.ts";
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, loadAdapter, mergeAdapter, peftNames, readAdapterConfig, saveAdapter } from "../../src/model/peft.ts";
 import { listTensors, readHeader } from "../../src/model/safetensors.ts";
 import { Transformer } from "../../src/model/transformer.ts";
-import { parameterSpecs, partRows } from "../../src/model/weights.ts";
 import { randn, relError, rng, setupGpu } from "../helpers.ts";
 import { refLogprobs } from "../reference/transformer.ts";
 import { tinyConfig, tinyModel } from "./tiny.ts";
@@ -82,21 +83,17 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   const ids = tokens(B, T, ref.V, [0, 3], 5);
   const lora = { ...ALL, targetModules: ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"] as LoraConfig["targetModules"] };
   const policy = await adapted(model, lora, 7);
-  const merged = new Map([...weights].map(([n, w]) => [n, Float64Array.from(w)]));
-  // Each projection's rows of its parameter (q/k/v and gate/up are stored fused).
-  const rowsOf = new Map<string, { param: string; start: number }>();
-  for (const spec of parameterSpecs(model.config)) {
-    rowsOf.set(spec.name, { param: spec.name, start: 0 });
-    for (const r of partRows(spec)) rowsOf.set(r.name, { param: spec.name, start: r.start });
-  }
+  const merged = new Map(weights);
   for (const s of policy.adapters!.specs) {
     const A = (await policy.adapters!.pairs.get(s.module)!.A.toArray()) as Float32Array;
     const Bm = (await policy.adapters!.pairs.get(s.module)!.B[0].toArray()) as Float32Array;
-    const { param, start } = rowsOf.get(`${s.module}.weight`)!;
-    const W = merged.get(param)!;
+    // The projection's rows of its (possibly fused q/k/v or gate/up) weight.
+    const { name, row0 } = projectionWeight(model.config, s.layer, s.parts[0].proj);
+    const W = Float64Array.from(merged.get(name)!);
     const [out, r] = s.B;
     const inp = s.A[1];
-    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) for (let k = 0; k < r; k++) W[(start + o) * inp + i] += (lora.alpha / lora.r) * Bm[o * r + k] * A[k * inp + i];
+    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) for (let k = 0; k < r; k++) W[(row0 + o) * inp + i] += (lora.alpha / lora.r) * Bm[o * r + k] * A[k * inp + i];
+    merged.set(name, W);
   }
   const lp = async (m: Transformer) => scopeAsync(async () => (await noGrad(() => m.logprobs(tokenBatch(ids, B, T, PAD))).toArray()) as Float32Array);
   expect(relError(await lp(policy), refLogprobs(ref, merged, { B, T, tokens: ids, pad: PAD }))).toBeLessThan(2e-5);
@@ -104,6 +101,53 @@ test("a LoRA model's log-probs equal the float64 reference of the merged weights
   const fresh = new Transformer(model.config, model.params, initLora(model.config, lora, 8));
   expect(relError(await lp(fresh), refLogprobs(ref, weights, { B, T, tokens: ids, pad: PAD }))).toBeLessThan(2e-5);
 });
+
+test("decoding with adapters on a subset of q/k/v/o/gate/up/down (parts of the fused weights at their columns), and Phi-3's shared A, gives the forward pass's log-probs", async () => {
+  await setupGpu();
+  const { model } = await tinyModel({ qwen: true, Hq: 4, Hkv: 2, L: 2, V: 31, seed: 16 });
+  const phi = initModel(phiConfig(), 5, 0.3);
+  const cases: [Transformer, LoraConfig["targetModules"]][] = [
+    [model, ["k_proj", "o_proj", "gate_proj"]],
+    [model, ["q_proj", "v_proj", "up_proj", "down_proj"]],
+    [phi, LORA_TARGET_MODULES],
+  ];
+  const prompts = [[5, 9, 3], [7, 4]];
+  const { ids, len: Tp } = leftPad(prompts, PAD);
+  const B = prompts.length;
+  const next = [[11, 12, 13, 14], [21, 22, 23, 24]];
+  const steps = next[0].length;
+  for (const [i, [base, targetModules]] of cases.entries()) {
+    const V = base.config.vocabSize;
+    const policy = await adapted(base, { ...ALL, targetModules }, 30 + i);
+    const cache = new KVCache(base.config, B, Tp + steps, ALL.r);
+    const got: number[][] = [];
+    await scopeAsync(async () => {
+      let logits = policy.prefill(tokenBatch(ids, B, Tp, PAD), cache);
+      for (let s = 0; ; s++) {
+        const l = (await logits.toArray()) as Float32Array;
+        got.push(next.map((row, r) => l[r * V + row[s]] - logSumExp(l.subarray(r * V, (r + 1) * V))));
+        if (s + 1 === steps) break;
+        const t = Tensor.fromArray(next.map((row) => row[s]), [B], "i32");
+        logits = policy.decodeStep(t, cache);
+        t.release();
+      }
+    });
+    cache.dispose();
+    const full = leftPad(prompts.map((p, r) => [...p, ...next[r]]), PAD);
+    const lp = await scopeAsync(async () => (await noGrad(() => policy.logprobs(tokenBatch(full.ids, B, full.len, PAD))).toArray()) as Float32Array);
+    for (let s = 0; s < steps; s++) {
+      const want = Array.from({ length: B }, (_, r) => lp[r * full.len + full.len - steps - 1 + s]);
+      expect(relError(got[s], want), `${base.config.architecture} ${targetModules.join(", ")}: step ${s}`).toBeLessThan(1e-5);
+    }
+    policy.adapters!.release();
+  }
+  phi.dispose();
+});
+
+const logSumExp = (row: Float32Array) => {
+  const max = Math.max(...row);
+  return max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+};
 
 /**
  * Checks a LoRA model's adapter gradients against the chain rule of the merged model's weight
@@ -128,29 +172,22 @@ async function checkChainRule(model: Transformer, V: number, seed: number) {
     c.requiresGrad = true;
     mergedParams.set(name, c);
   }
-  mergeAdapter(mergedParams, policy.adapters!, model.config);
+  mergeAdapter(model.config, mergedParams, policy.adapters!);
   const full = new Transformer(model.config, mergedParams);
   await scopeAsync(async () => {
     const lp = full.logprobs(tokenBatch(ids, B, T, PAD));
     backward(lp, Tensor.fromArray(g, lp.shape));
   });
   const s = policy.adapters!.scale;
-  const rowsOf = new Map<string, { param: string; start: number }>();
-  for (const spec of parameterSpecs(model.config)) {
-    rowsOf.set(spec.name, { param: spec.name, start: 0 });
-    for (const r of partRows(spec)) rowsOf.set(r.name, { param: spec.name, start: r.start });
-  }
   for (const spec of policy.adapters!.specs) {
     const pair = policy.adapters!.pairs.get(spec.module)!;
     const a = (await pair.A.toArray()) as Float32Array;
     const [rr, inp] = spec.A;
     const dA = new Float64Array(rr * inp);
-    const prefix = spec.module.slice(0, spec.module.lastIndexOf(".") + 1);
     for (const [j, part] of spec.parts.entries()) {
       const b = (await pair.B[j].toArray()) as Float32Array;
-      // The projection's rows of its parameter's gradient (q/k/v and gate/up are stored fused).
-      const { param, start } = rowsOf.get(`${prefix}${part.proj}.weight`)!;
-      const dW = ((await full.p(param).grad!.toArray()) as Float32Array).subarray(start * inp, (start + part.rows) * inp);
+      const { name, row0 } = projectionWeight(model.config, spec.layer, part.proj);
+      const dW = ((await full.p(name).grad!.toArray()) as Float32Array).subarray(row0 * inp);
       const dB = new Float64Array(part.rows * rr);
       for (let o = 0; o < part.rows; o++) {
         for (let i = 0; i < inp; i++) {
@@ -222,7 +259,7 @@ test("frozen BF16 base: weight matrices stay bf16 on the GPU and give the same l
   expect(relError(await lp(frozen), await lp(f32))).toBeLessThan(1e-6);
   // Generation reads the same bf16 weights and the adapters: greedy tokens equal the merged f32 model's.
   const lora = await adapted(frozen, ALL, 14);
-  mergeAdapter(f32.params, lora.adapters!, f32.config);
+  mergeAdapter(f32.config, f32.params, lora.adapters!);
   const prompt = tokens(B, 4, model.config.vocabSize, [0, 2], 15);
   const opts = { maxNewTokens: 6, temperature: 0, rng: new Rng(1), stopTokenIds: [], pad: PAD };
   const a = await generate(lora, prompt, B, 4, opts);

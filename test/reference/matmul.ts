@@ -60,6 +60,14 @@ export function matmulRef(
 /** Values rounded to the nearest f16 (what the GPU reads from f16 storage). */
 export const roundF16 = (x: ArrayLike<number>) => Float64Array.from(x, (v) => Math.f16round(v));
 
+/** The nearest bfloat16 (round to nearest even) of each value's f32, as torch rounds f32 → bf16. */
+export const roundBf16 = (x: ArrayLike<number>) =>
+  Float64Array.from(x, (v) => {
+    const u = new Uint32Array(Float32Array.of(v).buffer)[0];
+    const r = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16;
+    return new Float32Array(Uint32Array.of(r >>> 0).buffer)[0];
+  });
+
 /** RMSNorm of each row of x [M, K] times w [K], in float64. */
 export function rmsnormRowsRef(x: ArrayLike<number>, w: ArrayLike<number>, M: number, K: number, eps: number): Float64Array {
   const out = new Float64Array(M * K);
@@ -101,10 +109,3 @@ export function fusedLinearRef(
   }
   return out;
 }
-/** The nearest bfloat16 (round to nearest even) of each value's f32, as torch rounds f32 → bf16. */
-export const roundBf16 = (x: ArrayLike<number>) =>
-  Float64Array.from(x, (v) => {
-    const u = new Uint32Array(Float32Array.of(v).buffer)[0];
-    const r = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16;
-    return new Float32Array(Uint32Array.of(r >>> 0).buffer)[0];
-  });

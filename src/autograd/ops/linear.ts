@@ -3,13 +3,13 @@
 //   x [N, in], W [out, in], b [out], r [N, out] → y [N, out]
 //   dx = dy·W (NN), dW += dyᵀ·x (TN, accumulated in place), db += Σ_rows dy, dr = dy
 // A frozen W may be stored as f16 or bf16 (read by the matmul as such); a trained one is f32.
-import { matmul } from "../../kernels/matmul.ts";
+import { matmul, type MatmulDType } from "../../kernels/matmul.ts";
 import { colSum } from "../../kernels/reduce.ts";
 import { record, weightGrad } from "../tape.ts";
 import { storageType, Tensor } from "../tensor.ts";
 
-/** Checks the operands; returns W's storage type. */
-export function checkLinear(fn: string, x: Tensor, w: Tensor, b?: Tensor): "f32" | "f16" | "bf16" {
+/** Checks x, W and b of x·Wᵀ + b; returns W's storage type (f16/bf16 only for a frozen W). */
+function check(fn: string, x: Tensor, w: Tensor, b?: Tensor): MatmulDType {
   const [, In] = x.shape;
   const [Out, WIn] = w.shape;
   if (x.shape.length !== 2 || WIn !== In) throw new Error(`${fn}: x [${x.shape}] does not match W [${w.shape}] (${w.name ?? "weight"})`);
@@ -20,14 +20,14 @@ export function checkLinear(fn: string, x: Tensor, w: Tensor, b?: Tensor): "f32"
 }
 
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  const bType = checkLinear("linear", x, w, b);
+  const bType = check("linear", x, w, b);
   const y = new Tensor([x.shape[0], w.shape[0]]);
   matmul({ a: x.buf, b: w.buf, c: y.buf, bias: b?.buf }, { M: x.shape[0], N: w.shape[0], K: x.shape[1], transB: true, bType });
   return record("linear", b ? [x, w, b] : [x, w], y, (dy) => linearBackward(dy, x, w, b));
 }
 
 export function linearResidual(r: Tensor, x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  const bType = checkLinear("linearResidual", x, w, b);
+  const bType = check("linearResidual", x, w, b);
   if (r.shape.length !== 2 || r.shape[0] !== x.shape[0] || r.shape[1] !== w.shape[0]) {
     throw new Error(`linearResidual: residual [${r.shape}] is not [${x.shape[0]}, ${w.shape[0]}]`);
   }

@@ -1,6 +1,7 @@
 // loraLinear: a frozen linear layer plus trainable low-rank updates (LoRA, Hu et al. 2021, as PEFT):
-//   y = x·Wᵀ + b + Σ_i s_i·(drop_i(x)·A_iᵀ)·B_iᵀ   placed at output columns [c_i, c_i + out_i)
-//   x [N, in], W [out, in] frozen (f32, f16 or bf16 storage), b [out] frozen, A_i [r_i, in], B_i [out_i, r_i]
+//   y = (r +) x·Wᵀ + b + Σ_i s_i·(drop_i(x)·A_iᵀ)·B_iᵀ   placed at output columns [c_i, c_i + out_i)
+//   x [N, in], W [out, in] frozen (f32, f16 or bf16 storage), b [out] frozen, A_i [r_i, in], B_i [out_i, r_i],
+//   r [N, out] an optional residual (a projection back into the residual stream: one matmul adds it)
 //   One adapter over all columns is a plain LoRA layer; several over column ranges are the separate
 //   adapters of projections whose weights are stored fused (q/k/v as one [q + k + v, in] matrix).
 //   drop_i: inverted dropout with probability p_i on the adapter's input only (PEFT's lora_dropout),
@@ -8,7 +9,7 @@
 // Saved for backward: u_i = drop_i(x)·A_iᵀ [N, r_i] and, when p_i > 0, drop_i(x) [N, in].
 //   with dy_i = dy[:, c_i : c_i + out_i]:
 //   dB_i += s_i·dy_iᵀ·u_i (TN),  du_i = s_i·dy_i·B_i (NN),  dA_i += du_iᵀ·drop_i(x) (TN),
-//   dx = dy·W + Σ_i drop_i'(du_i·A_i)   (drop_i' applies the same mask and scale)
+//   dx = dy·W + Σ_i drop_i'(du_i·A_i)   (drop_i' applies the same mask and scale),  dr = dy
 // W and b never get gradients: they must not require grad.
 import { dropout } from "../../kernels/dropout.ts";
 import { addInPlace } from "../../kernels/elementwise.ts";
@@ -34,7 +35,7 @@ export interface LoraAdapter {
   dropout?: LoraDropout;
 }
 
-export function loraLinear(x: Tensor, w: Tensor, b: Tensor | undefined, adapters: readonly LoraAdapter[]): Tensor {
+export function loraLinear(x: Tensor, w: Tensor, b: Tensor | undefined, adapters: readonly LoraAdapter[], residual?: Tensor): Tensor {
   const [N, In] = x.shape;
   const [Out, WIn] = w.shape;
   const name = w.name ?? "weight";
@@ -50,10 +51,13 @@ export function loraLinear(x: Tensor, w: Tensor, b: Tensor | undefined, adapters
     if (!Number.isFinite(scale)) throw new Error(`loraLinear: scale must be finite, got ${scale}`);
     if (d && !(d.p >= 0 && d.p < 1)) throw new Error(`loraLinear: dropout must be in [0, 1), got ${d.p}`);
   }
+  if (residual && (residual.shape.length !== 2 || residual.shape[0] !== N || residual.shape[1] !== Out)) {
+    throw new Error(`loraLinear: residual [${residual.shape}] is not [${N}, ${Out}]`);
+  }
   const wType = storageType(w);
 
   const y = new Tensor([N, Out]);
-  matmul({ a: x.buf, b: w.buf, c: y.buf, bias: b?.buf }, { M: N, N: Out, K: In, transB: true, bType: wType });
+  matmul({ a: x.buf, b: w.buf, c: y.buf, bias: b?.buf, residual: residual?.buf }, { M: N, N: Out, K: In, transB: true, bType: wType });
   const saved = adapters.map(({ A, B, scale, col0 = 0, dropout: d }) => {
     let xd = x;
     if (d && d.p > 0) {
@@ -67,7 +71,8 @@ export function loraLinear(x: Tensor, w: Tensor, b: Tensor | undefined, adapters
     return { xd, u };
   });
 
-  return record("loraLinear", [x, ...adapters.flatMap((a) => [a.A, a.B])], y, (dy) => {
+  const inputs = [x, ...adapters.flatMap((a) => [a.A, a.B]), ...(residual ? [residual] : [])];
+  return record("loraLinear", inputs, y, (dy) => {
     let dx: Tensor | undefined;
     if (x.requiresGrad) {
       dx = new Tensor([N, In]);
@@ -105,6 +110,6 @@ export function loraLinear(x: Tensor, w: Tensor, b: Tensor | undefined, adapters
       du.release();
       return [dAOut, dBOut];
     });
-    return [dx, ...grads];
+    return [dx, ...grads, ...(residual ? [dy] : [])];
   });
 }
