@@ -4,10 +4,10 @@
 // lm-head over the full vocab (weight over the binding limit: windows), f16 weights, and one
 // Llama-3.2-1B MLP shape.
 import { acquire, type Buf, release } from "../gpu/buffer.ts";
-import { gpu } from "../gpu/device.ts";
+import { gpu, isCpuAdapter } from "../gpu/device.ts";
 import { upload } from "../gpu/recorder.ts";
 import { timeGpu } from "../gpu/timing.ts";
-import { isCpuAdapter, matmul, matmulFlops, type MatmulDType, type MatmulShape } from "../kernels/matmul.ts";
+import { matmul, matmulFlops, type MatmulDType, type MatmulShape } from "../kernels/matmul.ts";
 import { peerMatMul } from "./tfjs-peer.ts";
 import type { Bench, BenchRow } from "./types.ts";
 

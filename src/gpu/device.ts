@@ -108,6 +108,15 @@ async function createGpu(opts: GpuOptions): Promise<Gpu> {
   return g;
 }
 
+/**
+ * True on CPU Vulkan implementations (lavapipe/llvmpipe, SwiftShader), where launchers pick the
+ * variants and tiles that suit a CPU (e.g. matmul_direct, smaller attention tiles).
+ */
+export function isCpuAdapter(): boolean {
+  const { info } = gpu();
+  return info.architecture === "software" || /llvmpipe|lavapipe|swiftshader/i.test(`${info.name} ${info.description}`);
+}
+
 /** Adapter name, features and the limits that matter for kernels, as printed by --verbose and bench. */
 export function describeGpu(g: Gpu): string {
   const l = g.limits;

@@ -5,10 +5,9 @@
 // validStart [B] (i32): query i of sequence b attends to keys validStart[b] ≤ j ≤ i; pad queries
 // (i < validStart[b]) get O = 0, lse = 0. KV cache [B, Tmax, Hkv, D].
 import { acquire, release, type Buf } from "../gpu/buffer.ts";
-import { gpu } from "../gpu/device.ts";
+import { gpu, isCpuAdapter } from "../gpu/device.ts";
 import { kernel } from "../gpu/kernel.ts";
 import { dispatch, grid } from "../gpu/recorder.ts";
-import { isCpuAdapter } from "./matmul.ts";
 
 export interface AttentionShape {
   B: number;

@@ -16,7 +16,7 @@
 // in windows: split along the operand's storage rows (M for A and C, N for Bᵀ, K for Aᵀ and B, where a
 // K split accumulates), one dispatch per window combination.
 import { bindingLimit, type BindingWindow, bindingWindows, type Buf } from "../gpu/buffer.ts";
-import { gpu } from "../gpu/device.ts";
+import { gpu, isCpuAdapter } from "../gpu/device.ts";
 import { kernel } from "../gpu/kernel.ts";
 import { type Binding, dispatch } from "../gpu/recorder.ts";
 import { checkDims, checkDistinct, checkSize, params } from "./launch.ts";
@@ -97,12 +97,6 @@ export function normProloguePays(s: Pick<MatmulShape, "M" | "N" | "K">): boolean
   return !isCpuAdapter() || matmulFlops(s) <= CPU_NORM_PROLOGUE_MAX_FLOPS;
 }
 const CPU_NORM_PROLOGUE_MAX_FLOPS = 8e6;
-
-/** True on CPU Vulkan implementations (lavapipe/llvmpipe, SwiftShader), where matmul_direct is faster. */
-export function isCpuAdapter(): boolean {
-  const { info } = gpu();
-  return info.architecture === "software" || /llvmpipe|lavapipe|swiftshader/i.test(`${info.name} ${info.description}`);
-}
 
 /**
  * C = α·op(A)·op(B) (+ bias[N] on every row) (+ residual) (+ C when `accumulate`). Records dispatches only.

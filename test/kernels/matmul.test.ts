@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import { acquire, type Buf, release, setBindingLimit } from "../../src/gpu/buffer.ts";
-import { gpu } from "../../src/gpu/device.ts";
+import { gpu, isCpuAdapter } from "../../src/gpu/device.ts";
 import { upload } from "../../src/gpu/recorder.ts";
-import { isCpuAdapter, matmul, type MatmulShape } from "../../src/kernels/matmul.ts";
+import { matmul, type MatmulShape } from "../../src/kernels/matmul.ts";
 import { fromGpu, randn, relError, setupGpu, toGpu } from "../helpers.ts";
 import { fusedLinearRef, matmulRef, roundBf16, roundF16 } from "../reference/matmul.ts";
 
