@@ -139,7 +139,12 @@ export function memoryPlan(input: MemoryPlanInput): MemoryPlan {
     { name: `KV cache, ${B} rows × ${Tmax} tokens (f32)`, bytes: 2 * L * pooled(B * Tmax * KV), remedy: "--rollout-batch-size or --response-length" },
     {
       name: "decode step buffers",
-      bytes: 4 * pooled(B * C) + pooled(B) + 2 * pooled(B * Q) + 2 * pooled(B * KV) + 3 * pooled(B * I) + 2 * pooled(B * V) + (lora ? pooled(B * lora.r) : 0),
+      // The cache's scratch (x, h, rstd, fused qkv, q, attention out, SwiGLU out, logits; with LoRA
+      // the adapter's [B, r] and the fused [B, 2I] gate/up), its positions, and generate's buffers.
+      bytes:
+        2 * pooled(B * C) + pooled(B * (Q + 2 * KV)) + 2 * pooled(B * Q) + pooled(B * I) + pooled(B * V) + 6 * pooled(B) +
+        2 * pooled(B * input.responseLength) +
+        (lora ? pooled(B * lora.r) + pooled(B * 2 * I) : 0),
       remedy: "--rollout-batch-size",
     },
     { name: `prefill, one layer at a time (${B} × ${input.promptLength} tokens)`, bytes: layerActivationBytes(m, null, Np) + pooled(Np * C), remedy: "--rollout-batch-size" },
