@@ -76,7 +76,7 @@ function entry(binding: number, b: Binding): GPUBindGroupEntry {
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
 /** Distinct dispatches remembered for bind-group reuse; past this the memory is cleared (rare). */
-const MAX_REMEMBERED = 8192;
+let maxRemembered = 8192;
 /** Key of a dispatch seen once → true; of a dispatch seen twice or more → its bind group. */
 const remembered = new Map<string, true | GPUBindGroup>();
 let cachedUniforms: GPUBuffer[] = [];
@@ -136,12 +136,17 @@ export function dispatch(
   const first = params ? 1 : 0;
   const entries = bindings.map((b, i) => entry(first + i, b));
   const key = dispatchKey(pipeline, entries, params);
-  const seen = remembered.get(key);
+  let seen = remembered.get(key);
   let bindGroup: GPUBindGroup;
   if (seen !== undefined && seen !== true) {
     bindGroup = seen;
     bindCounters.bindGroupsReused++;
   } else {
+    if (remembered.size >= maxRemembered) {
+      // Forget before building: a uniform made now must not be among those destroyed with the memory.
+      forgetDispatches();
+      seen = undefined;
+    }
     if (params) {
       const size = align4(Math.max(16, params.byteLength));
       let uniform: GPUBufferBinding;
@@ -162,7 +167,6 @@ export function dispatch(
     }
     bindGroup = device.createBindGroup({ layout: layoutOf(pipeline), entries });
     bindCounters.bindGroupsCreated++;
-    if (remembered.size >= MAX_REMEMBERED) forgetDispatches();
     remembered.set(key, seen ? bindGroup : true);
   }
   const pass = computePass();
@@ -178,6 +182,14 @@ function paddedBytes(params: ArrayBufferView, size: number): Uint8Array<ArrayBuf
   const out = new Uint8Array(size);
   out.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
   return out;
+}
+
+/**
+ * Tests only: remember at most `count` distinct dispatches (undefined restores the default), so that
+ * a test reaches the point where the memory is cleared.
+ */
+export function setDispatchMemory(count: number | undefined): void {
+  maxRemembered = count ?? 8192;
 }
 
 /** Drops every remembered dispatch; their uniform buffers are destroyed once the batch is submitted. */

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { downloadF32, recorderCounters } from "../../src/gpu/recorder.ts";
+import { downloadF32, recorderCounters, setDispatchMemory, sync } from "../../src/gpu/recorder.ts";
 import { axpy, scale } from "../../src/kernels/elementwise.ts";
 import { setupGpu, toGpu } from "../helpers.ts";
 
@@ -27,4 +27,26 @@ test("a repeated dispatch reuses its bind group; params and buffers that differ 
   expect(recorderCounters().bindGroupsReused - after.bindGroupsReused).toBe(1);
   expect(Array.from(await downloadF32(y, n))).toEqual(Array.from({ length: n }, (_, i) => 4.5 * i));
   expect(Array.from(await downloadF32(z, n))).toEqual(Array.from({ length: n }, (_, i) => 1.5 * i));
+});
+
+test("when the memory of dispatches is cleared, a reused bind group never holds a destroyed uniform", async () => {
+  await setupGpu();
+  const n = 19;
+  const x = toGpu(Array.from({ length: n }, (_, i) => i));
+  const y = toGpu(new Float32Array(n));
+  const z = toGpu(new Float32Array(n));
+  setDispatchMemory(4);
+  try {
+    // Three one-off dispatches and a first sighting of y += x fill the memory; the second sighting
+    // of y += x clears it. Each later sighting, in later submits, must still add x.
+    for (const a of [1, 2, 3]) axpy(z, x, a, n);
+    for (let i = 0; i < 5; i++) {
+      axpy(y, x, 1, n);
+      await sync();
+    }
+  } finally {
+    setDispatchMemory(undefined);
+  }
+  expect(Array.from(await downloadF32(y, n))).toEqual(Array.from({ length: n }, (_, i) => 5 * i));
+  expect(Array.from(await downloadF32(z, n))).toEqual(Array.from({ length: n }, (_, i) => 6 * i));
 });
