@@ -22,6 +22,7 @@ import { loadTokenizer } from "../tokenizer/tokenizer.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { BEST_CHECKPOINT, loadCheckpointWeights } from "../train/checkpoint.ts";
 import { trainLoop, type LoopResult } from "../train/loop.ts";
+import { ProgressBar } from "../train/progress.ts";
 import { MetricsWriter } from "../train/metrics-writer.ts";
 import { prepareOutputDir } from "../train/output-dir.ts";
 import { openCheckpoint } from "../train/resume.ts";
@@ -146,13 +147,25 @@ export async function runTraining(config: TrainConfig, opts: { verbose?: boolean
   if (result.interrupted || test === null) return result;
 
   // Model selection, as the original's end of training: the final model and the best on test.
-  const evaluate = async () =>
-    (await evaluateModel(policy, tokenizer, test, { batchSize: config.perDeviceEvalBatchSize, maxNewTokens: config.responseLength })).greedy.accuracy;
-  const final = await evaluate();
+  const evaluate = async (which: string) => {
+    const bar = new ProgressBar(test.examples.length, `test problem (${which})`);
+    const ev = await evaluateModel(policy, tokenizer, test, {
+      batchSize: config.perDeviceEvalBatchSize,
+      maxNewTokens: config.responseLength,
+      onBatch: (done) => bar.set(done),
+    });
+    bar.done();
+    return ev.greedy.accuracy;
+  };
+  const final = await evaluate("final model");
   let best: number | null = null;
   if (result.best !== null) {
-    await loadCheckpointWeights(join(config.outputDir, BEST_CHECKPOINT), policy);
-    best = await evaluate();
+    // The best checkpoint is the final model when the last evaluation was the best one.
+    if (result.best.step === result.step) best = final;
+    else {
+      await loadCheckpointWeights(join(config.outputDir, BEST_CHECKPOINT), policy);
+      best = await evaluate(`checkpoint-best, step ${result.best.step}`);
+    }
   }
   const row = {
     [METRIC.testAcc]: final,
