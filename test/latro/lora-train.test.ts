@@ -9,19 +9,17 @@ import { join } from "node:path";
 import { scopeAsync } from "../../src/autograd/scope.ts";
 import { noGrad } from "../../src/autograd/tape.ts";
 import { initGpu } from "../../src/gpu/device.ts";
-import { parseConfig } from "../../src/model/config.ts";
-import { initModel } from "../../src/model/init.ts";
-import { loadModel, saveModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/model/load.ts";
 import { tokenBatch } from "../../src/model/batch.ts";
 import type { Transformer } from "../../src/model/transformer.ts";
 import { parseTrainConfig } from "../../src/latro/config.ts";
 import { runTraining } from "../../src/latro/run.ts";
+import { saveTinyLatroModel } from "../model/tiny.ts";
 import { mergeLora } from "../../src/cli/merge-lora.ts";
 import { loadRuntime } from "../../src/model/runtime.ts";
 import { TOKENIZER_FILES } from "../../src/model/hfdir.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
-const TOKENIZER = join(ROOT, "models", "latro-tiny");
 let work: string;
 let modelDir: string;
 
@@ -29,14 +27,7 @@ beforeAll(async () => {
   await initGpu();
   work = mkdtempSync(join(tmpdir(), "latro-lora-"));
   modelDir = join(work, "base");
-  const config = parseConfig(
-    {
-      architectures: ["LlamaForCausalLM"], vocab_size: 2048, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
-      num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 512, tie_word_embeddings: true, eos_token_id: 2046,
-    },
-    "tiny",
-  );
-  await saveModel(initModel(config, 1), modelDir, TOKENIZER);
+  await saveTinyLatroModel(modelDir);
 });
 
 const base = () => ({

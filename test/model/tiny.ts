@@ -1,6 +1,8 @@
 // A tiny random Llama/Qwen2-style model on the GPU plus the same weights in float64 for the reference.
 import { parseConfig, type ModelConfig } from "../../src/model/config.ts";
+import { BUILT_IN_MODEL } from "../../src/model/built-in.ts";
 import { initModel } from "../../src/model/init.ts";
+import { saveModel } from "../../src/model/load.ts";
 import type { Transformer } from "../../src/model/transformer.ts";
 import type { RefConfig, RefWeights } from "../reference/transformer.ts";
 
@@ -62,4 +64,27 @@ export async function tinyModel(o: TinyOptions = {}): Promise<{ model: Transform
     qkvBias: config.qkvBias,
   };
   return { model, ref, weights };
+}
+
+/**
+ * Writes a tiny random Llama (2 layers, hidden 32, tied) with the built-in tokenizer's vocabulary and
+ * files to `dir`: a model the LaTRO commands can run end to end in seconds.
+ */
+export async function saveTinyLatroModel(dir: string): Promise<void> {
+  const config = parseConfig(
+    {
+      architectures: ["LlamaForCausalLM"],
+      vocab_size: 2048,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 512,
+      tie_word_embeddings: true,
+      eos_token_id: 2046,
+    },
+    "tiny",
+  );
+  await saveModel(initModel(config, 1), dir, BUILT_IN_MODEL);
 }
