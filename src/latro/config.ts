@@ -70,7 +70,7 @@ const fractionBelowOne = () => numberIn({ min: 0, max: 1, maxExclusive: true });
 /** An update count, or a fraction in (0, 1) of all updates (as TrainingArguments' *_steps); 0 = never. */
 function stepsOrFraction() {
   const allowed = "0 (never), an integer ≥ 1, or a fraction in (0, 1) of the total updates";
-  return v.pipe(numberIn({ min: 0 }), v.check((x) => x < 1 || Number.isInteger(x), allowed));
+  return v.pipe(numberIn({ min: 0 }, allowed), v.check((x) => x < 1 || Number.isInteger(x), allowed));
 }
 
 function textList() {

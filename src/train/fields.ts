@@ -37,9 +37,8 @@ function describe(kind: string, r: Range): string {
   return kind;
 }
 
-/** A finite number within `r`. */
-export function numberIn(r: Range = {}) {
-  const allowed = describe("a number", r);
+/** A finite number within `r`; `allowed` replaces the message that says so. */
+export function numberIn(r: Range = {}, allowed = describe("a number", r)) {
   return v.pipe(v.unknown(), numberFromText, v.number(allowed), v.finite(allowed), v.check((x) => inRange(x, r), allowed));
 }
 
