@@ -277,17 +277,15 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
     workgroupBarrier();
     for (var kb = 0u; kb < BK / 4u; kb++) {
       let b = Bs[kb * (BN / 4u) + tx];
+      var bu = mat4x4<f32>();
+      if (SWIGLU) { bu = Bu[kb * (BN / 4u) + tx]; }
       for (var rb = 0u; rb < RT / 4u; rb++) {
         let a = As[kb * (BM / 4u) + ty * (RT / 4u) + rb];
         acc[4u * rb] += b * a[0];
         acc[4u * rb + 1u] += b * a[1];
         acc[4u * rb + 2u] += b * a[2];
         acc[4u * rb + 3u] += b * a[3];
-      }
-      if (SWIGLU) {
-        let bu = Bu[kb * (BN / 4u) + tx];
-        for (var rb = 0u; rb < RT / 4u; rb++) {
-          let a = As[kb * (BM / 4u) + ty * (RT / 4u) + rb];
+        if (SWIGLU) {
           accUp[4u * rb] += bu * a[0];
           accUp[4u * rb + 1u] += bu * a[1];
           accUp[4u * rb + 2u] += bu * a[2];
