@@ -34,7 +34,7 @@ max_new_tokens=$(( $(field response_length) + 16 ))
 
 evaluate() { # MODEL NAME
   bun run eval --model "$1" --dataset "$dataset" --split test --limit "$limit" --maj-k 8 --maj-temperature "$(field temperature)" \
-    --max-new-tokens "$max_new_tokens" --batch-size 50 --seed 0 --out "$out/eval-$2.jsonl" | tail -1
+    --max-new-tokens "$max_new_tokens" --batch-size 256 --seed 0 --out "$out/eval-$2.jsonl" | tail -1
 }
 seconds_since() { echo $(( $(date +%s) - $1 )); }
 
