@@ -1,6 +1,6 @@
-// Rotary position embedding, Hugging Face "rotate half" convention (Llama, Qwen2, Phi-3), in place on
-// Q [B, T, Hq, D] and K [B, T, Hkv, D] as the projections produce them. For i < D/2, the pair
-// (x1, x2) = (x[i], x[i + D/2]) of every head of token (b, t) turns by
+// Rotary position embedding, Hugging Face "rotate half" convention (Llama, Qwen2, Phi-3), applied to
+// the q and k heads of the fused q/k/v projection. For i < D/2, the pair (x1, x2) = (x[i], x[i + D/2])
+// of every head of token (b, t) turns by
 //     θ = f32(pos[b·T + t]) · inv_freq[i]        (an f32 product, as HF's inv_freq ⊗ position_ids)
 //   forward:   x1' = x1·c − x2·s,   x2' = x2·c + x1·s    with c = m·cos θ, s = m·sin θ
 //   backward:  the same with −θ (the transpose of m times a rotation), on dQ and dK.
@@ -12,7 +12,6 @@
 // to all Hq + Hkv heads of the token.
 //
 // Entries:
-//   main          in place on q [B·T, Hq·D] and k [B·T, Hkv·D] (sign −1: the backward on dq, dk).
 //   qkv_forward   from the fused projection qkv [B·T, (Hq + 2·Hkv)·D] (rows [q | k | v]): rotated q to q_out
 //                 [B·T, Hq·D], rotated k and the copied v to k_out, v_out at element tok·kvStride + kvOffset
 //                 of token tok's row (dense [B·T, Hkv·D]: kvStride = Hkv·D, kvOffset = 0; a decode step's
@@ -24,27 +23,22 @@
 // ≤ 7 significant bits, exact products for |k| < 2^17) and evaluates Cephes' single-precision minimax
 // polynomials on [−π/4, π/4]: absolute error < 1e-7 for |θ| < 2^17 (f32 emulation, test/kernels).
 //
-// Bindings: main          0 params, 1 q rw, 2 k rw, 3 pos i32 [B·T], 4 inv_freq f32 [D/2]
-//           qkv_forward   0 params, 1 qkv, 2 q_out rw, 3 k_out rw, 4 v_out rw, 5 pos, 6 inv_freq
+// Bindings: qkv_forward   0 params, 1 qkv, 2 q_out rw, 3 k_out rw, 4 v_out rw, 5 pos i32 [B·T], 6 inv_freq f32 [D/2]
 //           qkv_backward  0 params, 1 dqkv rw, 2 dq, 3 dk, 4 dv, 5 pos, 6 inv_freq
 
 const WG = 256u; // = WG in src/kernels/elementwise.ts (workgroup counts)
 
-// n = B·T·half threads; scale = m; kvStride, kvOffset: qkv_forward's k_out/v_out placement (see above).
+// n = B·T·half threads; sign 1 forward, −1 backward; scale = m; kvStride, kvOffset: qkv_forward's
+// k_out/v_out placement (see above).
 struct Params { n: u32, half: u32, Hq: u32, Hkv: u32, sign: f32, scale: f32, kvStride: u32, kvOffset: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> q: array<f32>;
-@group(0) @binding(2) var<storage, read_write> k: array<f32>;
-@group(0) @binding(3) var<storage, read> pos: array<i32>;
-@group(0) @binding(4) var<storage, read> inv_freq: array<f32>;
-
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read_write> q_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> k_out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v_out: array<f32>;
-@group(0) @binding(5) var<storage, read> pos_f: array<i32>;
-@group(0) @binding(6) var<storage, read> inv_freq_f: array<f32>;
+@group(0) @binding(5) var<storage, read> pos: array<i32>;
+@group(0) @binding(6) var<storage, read> inv_freq: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> dqkv: array<f32>;
 @group(0) @binding(2) var<storage, read> dq: array<f32>;
@@ -69,34 +63,14 @@ fn sincos(a: f32) -> vec2f {
   }
 }
 
+// (sin, cos) of token tok's angle θ for frequency i, times m, the sine times `sign` (−θ backward).
+fn angle(tok: u32, i: u32) -> vec2f {
+  let sc = sincos(f32(pos[tok]) * inv_freq[i]) * p.scale;
+  return vec2f(p.sign * sc.x, sc.y);
+}
+
 // (x1, x2) turned by the angle whose (sin, cos) is sc.
 fn rotate(x1: f32, x2: f32, sc: vec2f) -> vec2f { return vec2f(x1 * sc.y - x2 * sc.x, x2 * sc.y + x1 * sc.x); }
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let e = (wid.x + wid.y * nwg.x) * WG + lid.x;
-  if (e >= p.n) { return; }
-  let tok = e / p.half;
-  let i = e - tok * p.half;
-  let sc = sincos(f32(pos[tok]) * inv_freq[i]);
-  let c = sc.y * p.scale;
-  let s = p.sign * (sc.x * p.scale);
-  let D = 2u * p.half;
-  for (var h = 0u; h < p.Hq; h++) {
-    let o = (tok * p.Hq + h) * D + i;
-    let x1 = q[o];
-    let x2 = q[o + p.half];
-    q[o] = x1 * c - x2 * s;
-    q[o + p.half] = x2 * c + x1 * s;
-  }
-  for (var h = 0u; h < p.Hkv; h++) {
-    let o = (tok * p.Hkv + h) * D + i;
-    let x1 = k[o];
-    let x2 = k[o + p.half];
-    k[o] = x1 * c - x2 * s;
-    k[o + p.half] = x2 * c + x1 * s;
-  }
-}
 
 @compute @workgroup_size(WG)
 fn qkv_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -104,8 +78,7 @@ fn qkv_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   if (e >= p.n) { return; }
   let tok = e / p.half;
   let i = e - tok * p.half;
-  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]) * p.scale;
-  sc.x *= p.sign;
+  let sc = angle(tok, i);
   let D = 2u * p.half;
   let row = tok * (p.Hq + 2u * p.Hkv) * D;
   for (var h = 0u; h < p.Hq; h++) {
@@ -134,8 +107,7 @@ fn qkv_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (e >= p.n) { return; }
   let tok = e / p.half;
   let i = e - tok * p.half;
-  var sc = sincos(f32(pos_f[tok]) * inv_freq_f[i]) * p.scale;
-  sc.x *= p.sign;
+  let sc = angle(tok, i);
   let D = 2u * p.half;
   let row = tok * (p.Hq + 2u * p.Hkv) * D;
   for (var h = 0u; h < p.Hq; h++) {

@@ -160,8 +160,3 @@ export function zeroGrad(params: Iterable<Tensor>): void {
     p.grad = undefined;
   }
 }
-
-/** Drops the recorded ops without differentiating them (e.g. after an exception). */
-export function clearTape(): void {
-  tape = [];
-}

@@ -9,7 +9,7 @@ import { add, addBias, axpy, copy, fill } from "../kernels/elementwise.ts";
 import { embeddingBackward, embeddingForward } from "../kernels/embedding.ts";
 import { colSum, segmentSum, sum } from "../kernels/reduce.ts";
 import { rmsnormBackward, rmsnormForward } from "../kernels/rmsnorm.ts";
-import { ropeBackward, ropeForward, ropeInvFreq } from "../kernels/rope.ts";
+import { ropeInvFreq, ropeQkvBackward, ropeQkvForward } from "../kernels/rope.ts";
 import { swigluBackward, swigluForward } from "../kernels/swiglu.ts";
 import type { Bench, BenchRow } from "./types.ts";
 
@@ -67,9 +67,9 @@ export const benchLayerOps: Bench = async ({ quick }) => {
       "dx and dw accumulated",
     );
 
-    // RoPE on Q and K, in place
-    const q = randomBuf(N * Hq * D, held);
-    const k = randomBuf(N * Hkv * D, held);
+    // RoPE out of the fused q/k/v projection (q, k rotated; v copied), and its backward into dqkv
+    const qkv = randomBuf(N * (Hq + 2 * Hkv) * D, held);
+    const qkvOut = { q: randomBuf(N * Hq * D, held), k: randomBuf(N * Hkv * D, held), v: randomBuf(N * Hkv * D, held) };
     const pos = acquire(N * 4);
     held.push(pos);
     upload(pos, Int32Array.from({ length: N }, (_, i) => i % m.T));
@@ -77,9 +77,10 @@ export const benchLayerOps: Bench = async ({ quick }) => {
     held.push(inv);
     upload(inv, ropeInvFreq({ rope_theta: m.theta, head_dim: D }));
     const ropeShape = { B: m.B, T: m.T, Hq, Hkv, D };
-    const ropeBytes = 2 * N * (Hq + Hkv) * D * 4;
-    await time("rope forward (q, k)", `N=${N} Hq=${Hq} Hkv=${Hkv} D=${D}`, ropeBytes, () => ropeForward(q, k, pos, inv, ropeShape));
-    await time("rope backward (dq, dk)", `N=${N} Hq=${Hq} Hkv=${Hkv} D=${D}`, ropeBytes, () => ropeBackward(q, k, pos, inv, ropeShape));
+    const ropeBytes = 2 * N * (Hq + 2 * Hkv) * D * 4;
+    await time("rope forward (from qkv)", `N=${N} Hq=${Hq} Hkv=${Hkv} D=${D}`, ropeBytes, () => ropeQkvForward(qkvOut, qkv, pos, inv, ropeShape));
+    const grads = { dq: qkvOut.q, dk: qkvOut.k, dv: qkvOut.v };
+    await time("rope backward (into dqkv)", `N=${N} Hq=${Hq} Hkv=${Hkv} D=${D}`, ropeBytes, () => ropeQkvBackward(qkv, grads, pos, inv, ropeShape));
 
     // SwiGLU
     const gate = randomBuf(N * I, held);

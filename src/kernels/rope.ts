@@ -1,7 +1,7 @@
-// Launchers for kernels/rope.wgsl (rotary position embedding, HF rotate-half convention): in place on
-// Q and K, or out of the fused q/k/v projection (rotated q, k and v to their own tensors or to a
-// KV-cache slot, and the backward into the fused gradient); and `ropeInvFreq`, the inverse frequencies
-// exactly as Hugging Face computes them.
+// Launchers for kernels/rope.wgsl (rotary position embedding, HF rotate-half convention) out of the
+// fused q/k/v projection: rotated q, k and v to their own tensors or to a KV-cache slot, and the
+// backward into the fused gradient; and `ropeInvFreq`, the inverse frequencies exactly as Hugging
+// Face computes them.
 import { type Buf } from "../gpu/buffer.ts";
 import { kernel } from "../gpu/kernel.ts";
 import { dispatch } from "../gpu/recorder.ts";
@@ -121,38 +121,6 @@ export interface RopeShape {
   D: number;
 }
 
-function rope(fn: string, q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, sign: number, scale: number) {
-  const { B, T, Hq, Hkv, D } = shape;
-  checkDims(fn, { B, T, Hq, Hkv, D });
-  if (D % 2) throw new Error(`${fn}: D must be even, got ${D}`);
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`${fn}: scale must be a finite number > 0, got ${scale}`);
-  const N = B * T;
-  checkSize(fn, "q", q, N * Hq * D);
-  checkSize(fn, "k", k, N * Hkv * D);
-  checkSize(fn, "pos", pos, N);
-  checkSize(fn, "invFreq", invFreq, D / 2);
-  checkBindable(fn, "q", N * Hq * D);
-  checkDistinct(fn, { q, k }, { q, k, pos, invFreq });
-  const n = N * (D / 2);
-  const bindings = [view(q, 0, N * Hq * D), view(k, 0, N * Hkv * D), view(pos, 0, N), view(invFreq, 0, D / 2)];
-  dispatch(kernel("rope", {}), bindings, groups(n), params(n, D / 2, Hq, Hkv, { f: sign }, { f: scale }, 0, 0));
-}
-
-/**
- * Rotates q [B, T, Hq, D] and k [B, T, Hkv, D] in place by θ = f32(pos[b·T + t]) · inv_freq[i]
- * and multiplies them by `scale` (HF scales cos and sin by it: `ropeAttentionFactor`):
- * pos i32 [B·T] (per token, so left padding and decode with T = 1 work), invFreq f32 [D/2]
- * (`ropeInvFreq`, uploaded once).
- */
-export function ropeForward(q: Buf, k: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, scale = 1): void {
-  rope("ropeForward", q, k, pos, invFreq, shape, 1, scale);
-}
-
-/** The backward of ropeForward, in place on dq and dk: `scale` times the rotation by −θ. */
-export function ropeBackward(dq: Buf, dk: Buf, pos: Buf, invFreq: Buf, shape: RopeShape, scale = 1): void {
-  rope("ropeBackward", dq, dk, pos, invFreq, shape, -1, scale);
-}
-
 /** Where ropeQkvForward writes k and v: element tok·stride + offset starts token tok's Hkv·D values. */
 export interface KVPlacement {
   /** Elements between tokens (dense: Hkv·D; a cache [B, Tmax, Hkv·D] at T = 1: Tmax·Hkv·D). */
@@ -176,7 +144,9 @@ function checkQkv(fn: string, qkv: Buf, pos: Buf, invFreq: Buf, shape: RopeShape
 /**
  * From the fused projection qkv [B·T, (Hq + 2·Hkv)·D] (rows [q | k | v]): q [B·T, Hq·D] rotated, and
  * k rotated and v copied to k, v at `kv` (default dense [B·T, Hkv·D]; a KV-cache slot in decode).
- * q and k are multiplied by `scale` as in ropeForward.
+ * θ = f32(pos[b·T + t]) · inv_freq[i] with pos i32 [B·T] (per token, so left padding and decode with
+ * T = 1 work) and invFreq f32 [D/2] (`ropeInvFreq`, uploaded once); q and k are multiplied by `scale`
+ * (HF scales cos and sin by it: `ropeAttentionFactor`).
  */
 export function ropeQkvForward(
   out: { q: Buf; k: Buf; v: Buf },

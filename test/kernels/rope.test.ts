@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from "bun:test";
 import { acquire } from "../../src/gpu/buffer.ts";
-import { ropeAttentionFactor, ropeBackward, ropeForward, ropeInvFreq, ropeQkvBackward, ropeQkvForward, type RopeConfig } from "../../src/kernels/rope.ts";
+import { ropeAttentionFactor, ropeInvFreq, ropeQkvBackward, ropeQkvForward, type RopeConfig } from "../../src/kernels/rope.ts";
 import { fromGpu, randn, relError, setupGpu, toGpu, toGpuI32 } from "../helpers.ts";
 import { numGrad } from "../reference/elementwise.ts";
 import * as ref from "../reference/rope.ts";
@@ -110,28 +110,6 @@ const CASES: Case[] = [
   { ...leftPadded(2, 9, 3, 1, 16, LONGROPE), pos: Array.from({ length: 18 }, (_, i) => 60 + i), seqLen: 78, scale: ropeAttentionFactor(LONGROPE) },
 ];
 
-test("forward matches HF's apply_rotary_pos_emb; backward is its transpose", async () => {
-  for (const { B, T, Hq, Hkv, D, pos, config, scale = 1, seqLen } of CASES) {
-    const N = B * T;
-    const inv = ropeInvFreq(config, seqLen);
-    const { cos, sin } = ref.rotaryCosSin(inv, pos, D, Math.fround(scale));
-    const q = randn(N * Hq * D, N + Hq);
-    const k = randn(N * Hkv * D, N + Hkv);
-    const [gq, gk, gpos, ginv] = [toGpu(q), toGpu(k), toGpuI32(pos), toGpu(inv)];
-    const shape = { B, T, Hq, Hkv, D };
-    ropeForward(gq, gk, gpos, ginv, shape, scale);
-    // tolerance 3e-7: sin, cos within 1e-7 plus a few f32 roundings (observed ≤ 1.1e-7)
-    expect(relError(await fromGpu(gq, N * Hq * D), ref.applyRotaryPosEmb(q, cos, sin, N, Hq, D))).toBeLessThan(3e-7);
-    expect(relError(await fromGpu(gk, N * Hkv * D), ref.applyRotaryPosEmb(k, cos, sin, N, Hkv, D))).toBeLessThan(3e-7);
-    const [dq, dk] = [toGpu(q), toGpu(k)]; // any dQ, dK
-    ropeBackward(dq, dk, gpos, ginv, shape, scale);
-    expect(relError(await fromGpu(dq, N * Hq * D), ref.applyRotaryPosEmbBackward(q, cos, sin, N, Hq, D))).toBeLessThan(3e-7);
-    expect(relError(await fromGpu(dk, N * Hkv * D), ref.applyRotaryPosEmbBackward(k, cos, sin, N, Hkv, D))).toBeLessThan(3e-7);
-    ropeForward(dq, dk, gpos, ginv, shape, 1 / scale); // forward with 1 / scale undoes backward with scale
-    expect(relError(await fromGpu(dq, N * Hq * D), q)).toBeLessThan(3e-7);
-  }
-});
-
 /** Rows [q | k | v] of a fused projection [N, (Hq + 2·Hkv)·D] split into q, k, v (float64). */
 function splitQkv(qkv: ArrayLike<number>, N: number, Hq: number, Hkv: number, D: number) {
   const W = (Hq + 2 * Hkv) * D;
@@ -139,7 +117,7 @@ function splitQkv(qkv: ArrayLike<number>, N: number, Hq: number, Hkv: number, D:
   return { q: cols(0, Hq * D), k: cols(Hq * D, Hkv * D), v: cols((Hq + Hkv) * D, Hkv * D) };
 }
 
-test("from the fused q/k/v projection: forward to dense q, k, v and to a KV-cache slot; backward into dqkv", async () => {
+test("from the fused q/k/v projection, as HF's apply_rotary_pos_emb: forward to dense q, k, v and to a KV-cache slot; backward (its transpose) into dqkv", async () => {
   for (const { B, T, Hq, Hkv, D, pos, config, scale = 1, seqLen } of CASES) {
     const N = B * T;
     const HD = Hkv * D;
@@ -196,14 +174,14 @@ test("the float64 backward matches finite differences", () => {
 test("arguments are validated", () => {
   const b = acquire(256);
   const shape = { B: 1, T: 2, Hq: 2, Hkv: 1, D: 8 };
-  expect(() => ropeForward(b, b, acquire(8), acquire(16), shape)).toThrow("ropeForward: q must not be the same buffer as k");
-  expect(() => ropeForward(acquire(64), acquire(64), acquire(8), acquire(16), shape)).toThrow("ropeForward: q has 64 bytes, expected at least 128");
-  expect(() => ropeForward(b, acquire(64), acquire(8), acquire(16), { ...shape, D: 7 })).toThrow("D must be even");
-  expect(() => ropeBackward(b, acquire(64), acquire(4), acquire(16), shape)).toThrow("ropeBackward: pos has 4 bytes, expected at least 8");
   const out = { q: acquire(128), k: acquire(64), v: acquire(64) };
+  expect(() => ropeQkvForward({ ...out, k: out.q }, b, acquire(8), acquire(16), shape)).toThrow("ropeQkvForward: q must not be the same buffer as k");
+  expect(() => ropeQkvForward({ ...out, q: acquire(64) }, b, acquire(8), acquire(16), shape)).toThrow("ropeQkvForward: q has 64 bytes, expected at least 128");
+  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), { ...shape, D: 7 })).toThrow("D must be even");
+  expect(() => ropeQkvBackward(b, { dq: out.q, dk: out.k, dv: out.v }, acquire(4), acquire(16), shape)).toThrow("ropeQkvBackward: pos has 4 bytes, expected at least 8");
   expect(() => ropeQkvForward(out, acquire(128), acquire(8), acquire(16), shape)).toThrow("ropeQkvForward: qkv has 128 bytes, expected at least 256");
   expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, 1, { stride: 16, offset: 8 })).toThrow("ropeQkvForward: k has 64 bytes, expected at least 128");
   expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, 1, { stride: 4, offset: 0 })).toThrow("ropeQkvForward: stride must be an integer ≥ 8, got 4");
   expect(() => ropeQkvBackward(b, { dq: b, dk: out.k, dv: out.v }, acquire(8), acquire(16), shape)).toThrow("ropeQkvBackward: dqkv must not be the same buffer as dq");
-  expect(() => ropeForward(b, acquire(64), acquire(8), acquire(16), shape, 0)).toThrow("ropeForward: scale must be a finite number > 0, got 0");
+  expect(() => ropeQkvForward(out, b, acquire(8), acquire(16), shape, 0)).toThrow("ropeQkvForward: scale must be a finite number > 0, got 0");
 });
