@@ -1,9 +1,11 @@
 // LaTRO updates per second on the built-in base model (models/latro-tiny, committed with the
 // repository; the bench fails naming the directory if it is missing): episodes/s (rationales
-// sampled, scored and trained on), wall clock.
+// sampled, scored and trained on), wall clock, and how much of it the CPU spent waiting on the device
+// (the rest is recording, tokenizing and the other host work).
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { recorderCounters } from "../gpu/recorder.ts";
 import { BUILT_IN_MODEL } from "../model/built-in.ts";
 import { runTraining } from "../latro/run.ts";
 import { parseTrainConfig } from "../latro/config.ts";
@@ -27,9 +29,11 @@ export const benchLatro: Bench = async ({ quick }) => {
     save_steps: 0,
     kl_coef: 0.05,
   });
+  const waited0 = recorderCounters().waitMs;
   const t0 = performance.now();
   await runTraining(config);
   const seconds = (performance.now() - t0) / 1000;
+  const waited = (recorderCounters().waitMs - waited0) / 1000;
   const rows = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
   const rollout = rows.reduce((s, r) => s + r["time/rollout"], 0);
   const update = rows.reduce((s, r) => s + r["time/update"], 0);
@@ -41,7 +45,9 @@ export const benchLatro: Bench = async ({ quick }) => {
       rate: (updates * 16) / seconds,
       unit: "episodes/s",
       timing: "wall",
-      note: `rollout ${rollout.toFixed(1)} s, update ${update.toFixed(1)} s, total incl. model load ${seconds.toFixed(1)} s`,
+      note:
+        `rollout ${rollout.toFixed(1)} s, update ${update.toFixed(1)} s, total incl. model load ${seconds.toFixed(1)} s, ` +
+        `of which ${waited.toFixed(1)} s (${((100 * waited) / seconds).toFixed(0)}%) waiting on the device`,
     },
   ];
 };

@@ -34,7 +34,17 @@ const ringStaging = new Uint8Array(RING_BYTES);
 let ringUsed = 0;
 /** Timestamp capture for `timed` (src/gpu/timing.ts): every pass opened writes a begin/end pair. */
 let timestamps: { querySet: GPUQuerySet; capacity: number; used: number } | undefined;
-const counters = { dispatches: 0, passes: 0, submits: 0 };
+/** waitMs: wall time spent awaiting the device (sync, download): the CPU idle while the device works. */
+const counters = { dispatches: 0, passes: 0, submits: 0, waitMs: 0 };
+
+async function awaitDevice<T>(work: Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await work;
+  } finally {
+    counters.waitMs += performance.now() - t0;
+  }
+}
 
 function currentBatch(): Batch {
   batch ??= { encoder: gpu().device.createCommandEncoder(), dispatches: 0 };
@@ -264,7 +274,7 @@ export function flush(): void {
 export async function sync(): Promise<void> {
   flush();
   await checkKernels();
-  await gpu().device.queue.onSubmittedWorkDone();
+  await awaitDevice(gpu().device.queue.onSubmittedWorkDone());
 }
 
 /** Copies `bytes` bytes of `src` (from `offsetBytes`) back to the CPU. Submits pending work. */
@@ -276,7 +286,7 @@ export async function download(src: Buf | GPUBuffer, bytes?: number, offsetBytes
   const read = device.createBuffer({ size: Math.max(4, n), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   endPass().copyBufferToBuffer(buffer, offsetBytes, read, 0, n);
   flush();
-  await read.mapAsync(GPUMapMode.READ);
+  await awaitDevice(read.mapAsync(GPUMapMode.READ));
   const out = read.getMappedRange().slice(0);
   read.unmap();
   read.destroy();
