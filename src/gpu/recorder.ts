@@ -32,8 +32,19 @@ let batch: Batch | undefined;
 let ring: GPUBuffer | undefined;
 const ringStaging = new Uint8Array(RING_BYTES);
 let ringUsed = 0;
-/** Timestamp capture for `timed` (src/gpu/timing.ts): every pass opened writes a begin/end pair. */
-let timestamps: { querySet: GPUQuerySet; capacity: number; used: number } | undefined;
+/**
+ * Timestamp capture for `timeGpu` (src/gpu/timing.ts): every pass opened writes a begin/end pair
+ * into the query set (`capacity` queries). With `labels` (a profile), every dispatch gets a pass of
+ * its own, labelled with its pipeline, and a full query set is resolved into `resolved` and replaced.
+ */
+interface Timestamps {
+  querySet: GPUQuerySet;
+  capacity: number;
+  used: number;
+  labels?: string[];
+  resolved: { buffer: GPUBuffer; count: number }[];
+}
+let timestamps: Timestamps | undefined;
 /** waitMs: wall time spent awaiting the device (sync, download): the CPU idle while the device works. */
 const counters = { dispatches: 0, passes: 0, submits: 0, waitMs: 0 };
 
@@ -56,7 +67,11 @@ function computePass(): GPUComputePassEncoder {
   if (!b.pass) {
     let timestampWrites: GPUComputePassTimestampWrites | undefined;
     if (timestamps) {
-      if (timestamps.used + 2 > timestamps.capacity) throw new Error("timing: too many compute passes in one timed region");
+      if (timestamps.used + 2 > timestamps.capacity) {
+        if (!timestamps.labels) throw new Error("timing: too many compute passes in one timed region");
+        resolveTimestamps(timestamps, b.encoder);
+        timestamps.querySet = gpu().device.createQuerySet({ type: "timestamp", count: timestamps.capacity });
+      }
       timestampWrites = {
         querySet: timestamps.querySet,
         beginningOfPassWriteIndex: timestamps.used,
@@ -179,10 +194,15 @@ export function dispatch(
     bindCounters.bindGroupsCreated++;
     remembered.set(key, seen ? bindGroup : true);
   }
+  if (timestamps?.labels) endPass();
   const pass = computePass();
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(x, y, z);
+  if (timestamps?.labels) {
+    timestamps.labels.push(pipeline.label);
+    endPass();
+  }
   currentBatch().dispatches++;
   counters.dispatches++;
 }
@@ -268,6 +288,8 @@ export function flush(): void {
   stagingToDestroy = [];
   for (const u of uniformsToDestroy) u.destroy();
   uniformsToDestroy = [];
+  for (const q of querySetsToDestroy) q.destroy();
+  querySetsToDestroy = [];
 }
 
 /** Submits pending work, waits for the GPU to finish it, and reports kernel compile errors. */
@@ -300,25 +322,63 @@ export async function downloadF32(src: Buf, count?: number, offset = 0): Promise
 /** Begins capturing pass timestamps into a new query set (used by timing.ts). */
 export function beginTimestamps(capacity: number): void {
   flush();
-  timestamps = { querySet: gpu().device.createQuerySet({ type: "timestamp", count: capacity }), capacity, used: 0 };
+  timestamps = { querySet: gpu().device.createQuerySet({ type: "timestamp", count: capacity }), capacity, used: 0, resolved: [] };
+}
+
+/** Records the resolve of the used part of `t`'s query set into a buffer of its own (and destroys the set once submitted). */
+function resolveTimestamps(t: Timestamps, encoder: GPUCommandEncoder): void {
+  const buffer = gpu().device.createBuffer({ size: Math.max(8, t.used * 8), usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  if (t.used > 0) encoder.resolveQuerySet(t.querySet, 0, t.used, buffer, 0);
+  t.resolved.push({ buffer, count: t.used });
+  querySetsToDestroy.push(t.querySet);
+  t.used = 0;
+}
+
+let querySetsToDestroy: GPUQuerySet[] = [];
+
+/** Ends capture and returns the GPU time of each captured pass, in milliseconds. */
+async function passTimes(): Promise<number[]> {
+  const t = timestamps;
+  if (!t) throw new Error("endTimestamps without beginTimestamps");
+  resolveTimestamps(t, endPass());
+  timestamps = undefined;
+  const times: number[] = [];
+  for (const { buffer, count } of t.resolved) {
+    const raw = new BigUint64Array(await download(buffer, count * 8));
+    buffer.destroy();
+    for (let i = 0; i + 1 < count; i += 2) times.push(raw[i + 1] > raw[i] ? Number(raw[i + 1] - raw[i]) / 1e6 : 0);
+  }
+  return times;
 }
 
 /** Ends capture and returns the summed GPU time of all captured passes, in milliseconds. */
 export async function endTimestamps(): Promise<number> {
-  const t = timestamps;
-  if (!t) throw new Error("endTimestamps without beginTimestamps");
-  endPass();
-  timestamps = undefined;
-  const { device } = gpu();
-  const resolved = device.createBuffer({ size: t.capacity * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-  const encoder = currentBatch().encoder;
-  if (t.used > 0) encoder.resolveQuerySet(t.querySet, 0, t.used, resolved, 0);
-  const raw = new BigUint64Array(await download(resolved, t.capacity * 8));
-  resolved.destroy();
-  t.querySet.destroy();
-  let ns = 0n;
-  for (let i = 0; i + 1 < t.used; i += 2) if (raw[i + 1] > raw[i]) ns += raw[i + 1] - raw[i];
-  return Number(ns) / 1e6;
+  return (await passTimes()).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Profiles the dispatches recorded until `endProfile`, each in a pass of its own (so a dispatch does
+ * not overlap the next, as it may in a shared pass). Needs timestamp-query.
+ */
+export function beginProfile(): void {
+  if (!gpu().hasTimestamps) throw new Error("beginProfile: the adapter has no timestamp-query feature");
+  beginTimestamps(4096); // the most queries a set may hold
+  timestamps!.labels = [];
+}
+
+/** GPU milliseconds and dispatch count per pipeline label since `beginProfile`. */
+export async function endProfile(): Promise<Map<string, { count: number; ms: number }>> {
+  const labels = timestamps?.labels;
+  if (!labels) throw new Error("endProfile without beginProfile");
+  const times = await passTimes();
+  const out = new Map<string, { count: number; ms: number }>();
+  labels.forEach((label, i) => {
+    const e = out.get(label) ?? { count: 0, ms: 0 };
+    e.count++;
+    e.ms += times[i];
+    out.set(label, e);
+  });
+  return out;
 }
 
 export function recorderCounters(): Readonly<typeof counters & typeof bindCounters> {

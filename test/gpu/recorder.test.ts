@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { downloadF32, recorderCounters, setDispatchMemory, sync } from "../../src/gpu/recorder.ts";
+import { gpu } from "../../src/gpu/device.ts";
+import { beginProfile, downloadF32, endProfile, recorderCounters, setDispatchMemory, sync } from "../../src/gpu/recorder.ts";
 import { axpy, scale } from "../../src/kernels/elementwise.ts";
 import { setupGpu, toGpu } from "../helpers.ts";
 
@@ -49,4 +50,28 @@ test("when the memory of dispatches is cleared, a reused bind group never holds 
   }
   expect(Array.from(await downloadF32(y, n))).toEqual(Array.from({ length: n }, (_, i) => 5 * i));
   expect(Array.from(await downloadF32(z, n))).toEqual(Array.from({ length: n }, (_, i) => 6 * i));
+});
+
+test("a profile times every dispatch by its pipeline, across full query sets and readbacks in between", async () => {
+  await setupGpu();
+  if (!gpu().hasTimestamps) {
+    expect(() => beginProfile()).toThrow("beginProfile: the adapter has no timestamp-query feature");
+    return;
+  }
+  const n = 19;
+  const x = toGpu(Array.from({ length: n }, (_, i) => i + 1));
+  const y = toGpu(new Float32Array(n));
+  const z = toGpu(Array.from({ length: n }, () => 1));
+  beginProfile();
+  for (let i = 0; i < 1500; i++) axpy(y, x, 1, n); // 1500 + 1000 dispatches: more than one query set (2048 passes) holds
+  expect(Array.from(await downloadF32(y, n))).toEqual(Array.from({ length: n }, (_, i) => 1500 * (i + 1)));
+  for (let i = 0; i < 1000; i++) scale(z, z, 1, n);
+  const profile = await endProfile();
+  expect([...profile.keys()].sort()).toEqual(["elementwise:axpby", "elementwise:scale"]);
+  expect(profile.get("elementwise:axpby")!.count).toBe(1500);
+  expect(profile.get("elementwise:scale")!.count).toBe(1000);
+  for (const { ms } of profile.values()) expect(ms).toBeGreaterThan(0);
+  await expect(endProfile()).rejects.toThrow("endProfile without beginProfile");
+  axpy(y, x, 1, n); // recording goes on unprofiled
+  expect((await downloadF32(y, n))[0]).toBe(1501);
 });
