@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check: on whatever WebGPU adapter this machine has, runs the kernel and model tests,
-# `bun run bench --quick` and the LaTRO row (`bun run bench --only latro`), and writes one JSON of
-# results (default runs/gpu-check.json): the adapter, each step's exit status, seconds and test counts,
-# and every bench row. Under 8 minutes on a real GPU; `--short` runs a subset (minutes on lavapipe)
+# `bun run bench --quick`, the LaTRO row (`bun run bench --only latro`) and the per-kernel profile of
+# one LaTRO update (`bun scripts/profile.ts --latro`), and writes one JSON of results (default
+# runs/gpu-check.json): the adapter, each step's exit status, seconds and test counts, every bench
+# row and the profile. Under 8 minutes on a real GPU; `--short` runs a subset (minutes on lavapipe)
 # to check the script itself.
 #
 #   scripts/gpu-check.sh [--short] [--out FILE]
@@ -73,6 +74,7 @@ step() {
 step tests "$bun" test --timeout 600000 "${tests[@]}"
 step bench "$bun" src/cli/bench.ts "${bench[@]}" --out "$work/bench.json"
 step latro "$bun" src/cli/bench.ts "${latro[@]}" --out "$work/latro.json"
+step profile "$bun" scripts/profile.ts --latro --out "$work/profile.json"
 
 WORK="$work" OUT="$out" ADAPTER="$adapter" SHORT="$short" "$bun" -e '
 const { existsSync, readFileSync, writeFileSync } = require("node:fs");
@@ -95,6 +97,7 @@ const result = {
   tests: { pass: count("pass"), fail: count("fail"), failed },
   bench: b?.rows ?? [],
   latro: l?.rows ?? [],
+  profile: bench("profile.json"),
 };
 writeFileSync(process.env.OUT, JSON.stringify(result, null, 2));
 console.log(`[gpu-check] wrote ${process.env.OUT}: tests ${result.tests.pass} pass, ${result.tests.fail} fail; ${steps.map((s) => `${s.name} ${s.exitCode === 0 ? "ok" : "FAILED"} ${s.seconds} s`).join(", ")}`);

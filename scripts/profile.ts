@@ -1,9 +1,10 @@
 // GPU time per kernel, every dispatch timed in a pass of its own (the recorder's beginProfile; needs
 // timestamp-query): of generation on the built-in model (or --model DIR), P prompts × K samples each
 // for N new tokens, or with --latro of one LaTRO update on the built-in model as `bun run bench
-// --only latro` runs it (4 prompts × rloo_k 4, response_length 96).
-// Usage: bun scripts/profile.ts [--model DIR] [--prompts P] [--samples K] [--steps N] | --latro
-import { mkdtempSync } from "node:fs";
+// --only latro` runs it (4 prompts × rloo_k 4, response_length 96). Prints a table; --out FILE also
+// writes it as JSON.
+// Usage: bun scripts/profile.ts [--model DIR] [--prompts P] [--samples K] [--steps N] | --latro [--out FILE]
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,7 +18,7 @@ import { BUILT_IN_MODEL } from "../src/model/built-in.ts";
 import { loadModel } from "../src/model/load.ts";
 
 const { values } = parseArgs({
-  options: { model: { type: "string" }, prompts: { type: "string" }, samples: { type: "string" }, steps: { type: "string" }, latro: { type: "boolean" } },
+  options: { model: { type: "string" }, prompts: { type: "string" }, samples: { type: "string" }, steps: { type: "string" }, latro: { type: "boolean" }, out: { type: "string" } },
 });
 await initGpu();
 
@@ -56,4 +57,8 @@ const count = profile.reduce((s, [, e]) => s + e.count, 0);
 console.log(`${what}: wall ${wall.toFixed(0)} ms unprofiled; GPU ${total.toFixed(0)} ms in ${count} dispatches (profiled)`);
 for (const [label, e] of profile) {
   console.log(`${label.padEnd(40)} ${e.count.toString().padStart(7)}× ${e.ms.toFixed(1).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${((1000 * e.ms) / e.count).toFixed(0).padStart(6)} µs each`);
+}
+if (values.out) {
+  const kernels = profile.map(([label, e]) => ({ label, count: e.count, ms: e.ms }));
+  writeFileSync(values.out, JSON.stringify({ what, wallMs: wall, gpuMs: total, dispatches: count, kernels }, null, 2));
 }
