@@ -6,8 +6,10 @@
 // (pass@8), and the samples' mean rationale length in tokens (TOKENIZER_DIR's tokenizer, default
 // models/latro-tiny; the rationale is the text before the last "The answer is"). A row's value is the
 // mean over problems of the per-problem value averaged over its seeds; ± is the standard error over
-// the problems (sd/√n) of those averages. Every file of a row must cover the same problems. Writes
-// DIR/table.md and prints it.
+// the problems (sd/√n) of those averages. Every file of a row must cover the same problems. Then the
+// changes SFT − base, LaTRO − base and LaTRO − SFT, paired by problem (± the standard error of the
+// per-problem difference, smaller than either row's when the two are correlated). Writes DIR/table.md
+// and prints it.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTokenizer } from "../src/tokenizer/tokenizer.ts";
@@ -46,21 +48,36 @@ function perProblem(file: string): Map<string, number[]> {
   );
 }
 
-/** Mean ± standard error over problems of each metric, averaged over the files (seeds) first. */
-function summarize(files: string[]): { n: number; seeds: number; cells: string[] } {
+/** Per problem, each metric averaged over the files (seeds); every file covers the same problems. */
+function averaged(files: string[]): Map<string, number[]> {
   const runs = files.map(perProblem);
   const ids = [...runs[0].keys()];
   for (const [i, run] of runs.entries()) {
     if (run.size !== ids.length || !ids.every((id) => run.has(id))) throw new Error(`${files[i]} covers other problems than ${files[0]}`);
   }
-  const cells = METRICS.map((metric, m) => {
-    const xs = ids.map((id) => runs.reduce((sum, run) => sum + run.get(id)![m], 0) / runs.length);
+  return new Map(ids.map((id) => [id, METRICS.map((_, m) => runs.reduce((sum, run) => sum + run.get(id)![m], 0) / runs.length)]));
+}
+
+/** Mean ± standard error over problems (sd/√n) of each metric of per-problem values, as table cells. */
+function cells(values: Map<string, number[]>, signed = false): string[] {
+  const xsOf = (m: number) => [...values.values()].map((v) => v[m]);
+  return METRICS.map((metric, m) => {
+    const xs = xsOf(m);
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
     const se = sd / Math.sqrt(xs.length);
-    return metric === "rationale tokens" ? `${mean.toFixed(1)} ± ${se.toFixed(1)}` : `${(100 * mean).toFixed(1)}% ± ${(100 * se).toFixed(1)}`;
+    const sign = signed && mean >= 0 ? "+" : "";
+    return metric === "rationale tokens" ? `${sign}${mean.toFixed(1)} ± ${se.toFixed(1)}` : `${sign}${(100 * mean).toFixed(1)}${signed ? "" : "%"} ± ${(100 * se).toFixed(1)}`;
   });
-  return { n: ids.length, seeds: files.length, cells };
+}
+
+/** Per problem, a's values minus b's (both over the same problems). */
+function difference(a: Map<string, number[]>, b: Map<string, number[]>): Map<string, number[]> {
+  return new Map([...a].map(([id, v]) => {
+    const w = b.get(id);
+    if (!w) throw new Error(`problem ${id} is in one row's files but not in the other's`);
+    return [id, v.map((x, m) => x - w[m])];
+  }));
 }
 
 const seeded = (prefix: string) =>
@@ -74,10 +91,17 @@ const table = [
   ["LaTRO", seeded("latro")],
 ] as const;
 const lines = [`| model | seeds | problems | ${METRICS.join(" | ")} |`, `| --- | --- | --- | ${METRICS.map(() => "---").join(" | ")} |`];
+const rows = new Map<string, { seeds: number; values: Map<string, number[]> }>();
 for (const [name, files] of table) {
   if (files.length === 0) continue;
-  const s = summarize([...files]);
-  lines.push(`| ${name} | ${s.seeds} | ${s.n} | ${s.cells.join(" | ")} |`);
+  const values = averaged([...files]);
+  rows.set(name, { seeds: files.length, values });
+  lines.push(`| ${name} | ${files.length} | ${values.size} | ${cells(values).join(" | ")} |`);
+}
+// Changes, paired by problem (points; ± is the standard error of the per-problem difference).
+for (const [a, b] of [["SFT", "base"], ["LaTRO", "base"], ["LaTRO", "SFT"]] as const) {
+  const [x, y] = [rows.get(a), rows.get(b)];
+  if (x && y) lines.push(`| ${a} − ${b} | | ${x.values.size} | ${cells(difference(x.values, y.values), true).join(" | ")} |`);
 }
 const text = `${lines.join("\n")}\n`;
 writeFileSync(join(dir, "table.md"), text);
