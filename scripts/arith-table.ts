@@ -60,9 +60,8 @@ function averaged(files: string[]): Map<string, number[]> {
 
 /** Mean ± standard error over problems (sd/√n) of each metric of per-problem values, as table cells. */
 function cells(values: Map<string, number[]>, signed = false): string[] {
-  const xsOf = (m: number) => [...values.values()].map((v) => v[m]);
   return METRICS.map((metric, m) => {
-    const xs = xsOf(m);
+    const xs = [...values.values()].map((v) => v[m]);
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
     const se = sd / Math.sqrt(xs.length);
@@ -91,17 +90,17 @@ const table = [
   ["LaTRO", seeded("latro")],
 ] as const;
 const lines = [`| model | seeds | problems | ${METRICS.join(" | ")} |`, `| --- | --- | --- | ${METRICS.map(() => "---").join(" | ")} |`];
-const rows = new Map<string, { seeds: number; values: Map<string, number[]> }>();
+const rows = new Map<string, Map<string, number[]>>();
 for (const [name, files] of table) {
   if (files.length === 0) continue;
   const values = averaged([...files]);
-  rows.set(name, { seeds: files.length, values });
+  rows.set(name, values);
   lines.push(`| ${name} | ${files.length} | ${values.size} | ${cells(values).join(" | ")} |`);
 }
 // Changes, paired by problem (points; ± is the standard error of the per-problem difference).
 for (const [a, b] of [["SFT", "base"], ["LaTRO", "base"], ["LaTRO", "SFT"]] as const) {
   const [x, y] = [rows.get(a), rows.get(b)];
-  if (x && y) lines.push(`| ${a} − ${b} | | ${x.values.size} | ${cells(difference(x.values, y.values), true).join(" | ")} |`);
+  if (x && y) lines.push(`| ${a} − ${b} | | ${x.size} | ${cells(difference(x, y), true).join(" | ")} |`);
 }
 const text = `${lines.join("\n")}\n`;
 writeFileSync(join(dir, "table.md"), text);

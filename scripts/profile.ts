@@ -4,15 +4,13 @@
 // --only latro` runs it (4 prompts × rloo_k 4, response_length 96). Prints a table; --out FILE also
 // writes it as JSON.
 // Usage: bun scripts/profile.ts [--model DIR] [--prompts P] [--samples K] [--steps N] | --latro [--out FILE]
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Rng } from "../src/data/rng.ts";
 import { initGpu } from "../src/gpu/device.ts";
 import { beginProfile, endProfile, sync } from "../src/gpu/recorder.ts";
 import { generate } from "../src/generate/generate.ts";
-import { parseTrainConfig } from "../src/latro/config.ts";
+import { benchLatroConfig } from "../src/bench/latro.ts";
 import { runTraining } from "../src/latro/run.ts";
 import { BUILT_IN_MODEL } from "../src/model/built-in.ts";
 import { loadModel } from "../src/model/load.ts";
@@ -25,13 +23,7 @@ await initGpu();
 let run: () => Promise<unknown>;
 let what: string;
 if (values.latro) {
-  const config = (updates: number) =>
-    parseTrainConfig({
-      model: BUILT_IN_MODEL, dataset: "arith", output_dir: mkdtempSync(join(tmpdir(), "profile-latro-")),
-      per_device_train_batch_size: 8, gradient_accumulation_steps: 2, rloo_k: 4, rollout_batch_size: 16,
-      response_length: 96, total_episodes: updates * 16, num_evaluations: 0, save_steps: 0, kl_coef: 0.05,
-    });
-  run = () => runTraining(config(1));
+  run = () => runTraining(benchLatroConfig(1, 96));
   what = "one LaTRO update (latro-tiny, 4 prompts × rloo_k 4, response_length 96), model load included";
 } else {
   const P = Number(values.prompts ?? 32);

@@ -194,8 +194,7 @@ export function dispatch(
     bindCounters.bindGroupsCreated++;
     remembered.set(key, seen ? bindGroup : true);
   }
-  if (timestamps?.labels) endPass();
-  const pass = computePass();
+  const pass = computePass(); // profiled: a new pass, since every profiled dispatch ends its own
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(x, y, z);
