@@ -5,15 +5,17 @@
 //            first logits (Transformer.prefill);
 //   decode:  per new token, the sampled ids [B] go through Transformer.decodeStep for the next
 //            logits [B, V], then the sampling kernel.
-// Everything stays on the GPU; sampled ids and their log-probs go to [B, maxNewTokens] buffers read
-// back every CHECK_EVERY steps (to end once every row has stopped: emitted a stop token, or a stop
-// sequence that fixes where truncation will cut it, stopping.ts) and at the end. Uniforms for
-// sampling come from the caller's seeded Rng (B per step, B · maxNewTokens in all, however early
-// generation ends), so a seed fixes the output. Temperature 0 is greedy.
-// After a row's first stop token the rest of the row is pad (log-prob 0). RoPE: prefill and every
-// decode step use the tables for the longest sequence the call can produce (longest prompt +
-// maxNewTokens, the KV cache's ropeLength), so LongRoPE's factor set is fixed for the whole
-// generation (README, "Phi-3.5 and LongRoPE").
+// Everything stays on the GPU; sampled ids and their log-probs go to [rows, maxNewTokens] buffers read
+// back every CHECK_EVERY steps and at the end. At a check, the rows that have stopped (emitted a stop
+// token, or a stop sequence that fixes where truncation will cut it, stopping.ts) leave the batch: the
+// KV cache keeps the others (KVCache.keepRows, planned as for the full batch, so no kept row's
+// tokens change), and generation ends once every row has stopped. Uniforms for sampling come from
+// the caller's seeded Rng (B per step, B · maxNewTokens in all, however early rows or generation end),
+// so a seed fixes the output. Temperature 0 is greedy.
+// After a row's first stop token, and from the step a row left the batch, the row is pad (log-prob
+// 0). RoPE: prefill and every decode step use the tables for the longest sequence the call can
+// produce (longest prompt + maxNewTokens, the KV cache's ropeLength), so LongRoPE's factor set is
+// fixed for the whole generation (README, "Phi-3.5 and LongRoPE").
 import { scopeAsync } from "../autograd/scope.ts";
 import { Tensor } from "../autograd/tensor.ts";
 import type { Rng } from "../data/rng.ts";
@@ -48,16 +50,19 @@ export interface GenerateOptions {
 }
 
 export interface Generation {
-  /** [B, maxNewTokens] sampled ids, pad after a row's stop token. */
+  /** [B, maxNewTokens] sampled ids, pad after a row's stop token or the step it left the batch. */
   tokens: Int32Array;
   /**
    * [B, maxNewTokens] log-prob of each token under the distribution it was sampled from,
    * log softmax(logits / temperature) (temperature 1 when greedy), before top-k/top-p truncation; 0 on pads.
    */
   logprobs: Float32Array;
-  /** Tokens per row up to and including its stop token (`steps` when it has none). */
+  /**
+   * Tokens per row up to and including its stop token; without one, the tokens sampled for it (`steps`,
+   * or fewer for a row that completed a stop sequence and left the batch).
+   */
   lengths: Int32Array;
-  /** Tokens sampled per row before generation ended (≤ maxNewTokens; pad beyond). */
+  /** Steps run before generation ended (≤ maxNewTokens). */
   steps: number;
 }
 
@@ -76,57 +81,83 @@ export async function generate(model: Transformer, prompts: Int32Array, P: numbe
   const B = P * K;
   const V = c.vocabSize;
 
-  const cache = new KVCache(c, B, Tp + L, model.adapters?.lora.r);
+  let cache = new KVCache(c, B, Tp + L, model.adapters?.lora.r);
+  // Host copy of every row's tokens and log-probs; `rows` are the rows still in the batch (the device
+  // buffers' rows), `sampled` counts each row's tokens.
+  const tokens = new Int32Array(B * L).fill(o.pad);
+  const logprobs = new Float32Array(B * L);
+  const sampled = new Int32Array(B);
+  let rows = Array.from({ length: B }, (_, b) => b);
   try {
     return await scopeAsync(async () => {
-      const outTokens = new Tensor([B, L], "i32");
-      const outLogprobs = new Tensor([B, L]);
-      const token = new Tensor([B], "i32");
-      const logprob = new Tensor([B]);
-      const uniforms = new Tensor([B]);
+      const buffers = (n: number) => ({
+        tokens: new Tensor([n, L], "i32"),
+        logprobs: new Tensor([n, L]),
+        token: new Tensor([n], "i32"),
+        logprob: new Tensor([n]),
+        uniforms: new Tensor([n]),
+      });
+      let out = buffers(B);
+      let steps = 0;
+      let read = 0; // steps already copied to the host
 
-      const sampleInto = (s: number, logits: Tensor) => {
-        upload(uniforms.buf, Float32Array.from({ length: B }, () => o.rng.next()));
-        sample({ logits: logits.buf, uniforms: uniforms.buf, out: token.buf, logprob: logprob.buf }, { B, V, temperature: o.temperature, topK: o.topK, topP: o.topP });
-        const col = { rows: B, cols: 1, srcStride: 1, dstStride: L, dstOffset: s };
-        stridedCopy(token.buf, outTokens.buf, col);
-        stridedCopy(logprob.buf, outLogprobs.buf, col);
+      const sampleInto = (logits: Tensor) => {
+        const u = Float32Array.from({ length: B }, () => o.rng.next());
+        const n = rows.length;
+        upload(out.uniforms.buf, n === B ? u : Float32Array.from(rows, (r) => u[r]));
+        sample({ logits: logits.buf, uniforms: out.uniforms.buf, out: out.token.buf, logprob: out.logprob.buf }, { B: n, V, temperature: o.temperature, topK: o.topK, topP: o.topP });
+        const col = { rows: n, cols: 1, srcStride: 1, dstStride: L, dstOffset: steps };
+        stridedCopy(out.token.buf, out.tokens.buf, col);
+        stridedCopy(out.logprob.buf, out.logprobs.buf, col);
+        steps++;
+      };
+      /** Copies the steps sampled since the last read of the rows in the batch to the host. */
+      const readBack = async () => {
+        if (read === steps) return;
+        const n = rows.length;
+        const t = new Int32Array(await download(out.tokens.buf, n * L * 4));
+        const lp = new Float32Array(await download(out.logprobs.buf, n * L * 4));
+        rows.forEach((r, i) => {
+          tokens.set(t.subarray(i * L + read, i * L + steps), r * L + read);
+          logprobs.set(lp.subarray(i * L + read, i * L + steps), r * L + read);
+          sampled[r] = steps;
+        });
+        read = steps;
       };
 
-      sampleInto(0, model.prefill(tokenBatch(prompts, P, Tp, o.pad), cache, K));
-      let steps = 1;
-      for (let s = 1; s < L; s++) {
-        sampleInto(s, model.decodeStep(token, cache));
-        steps = s + 1;
-        if (steps % CHECK_EVERY === 0 && steps < L && allStopped(await readTokens(outTokens, B, L), B, L, steps, o)) break;
+      sampleInto(model.prefill(tokenBatch(prompts, P, Tp, o.pad), cache, K));
+      while (steps < L) {
+        sampleInto(model.decodeStep(out.token, cache));
+        if (steps % CHECK_EVERY !== 0 || steps === L) continue;
+        await readBack();
+        // Indices into the batch of the rows that go on.
+        const keep = rows.flatMap((r, i) => (rowStopped(tokens.subarray(r * L, (r + 1) * L), steps, o.stopTokenIds, o.stopSeqs ?? []) ? [] : [i]));
+        if (keep.length === 0) break;
+        if (keep.length === rows.length) continue;
+        // The rows that stopped leave the batch: the cache and the next step's input keep the others.
+        cache = cache.keepRows(keep);
+        rows = keep.map((i) => rows[i]);
+        for (const t of Object.values(out)) t.release();
+        out = buffers(rows.length);
+        upload(out.token.buf, Int32Array.from(rows, (r) => tokens[r * L + steps - 1]));
       }
+      await readBack();
       // Draw the uniforms of the steps not run, so that the caller's stream after generation does not
       // depend on when it ended.
       for (let i = steps * B; i < L * B; i++) o.rng.next();
-      return finish(await readTokens(outTokens, B, L), new Float32Array(await download(outLogprobs.buf, B * L * 4)), B, L, steps, o);
+      return finish(tokens, logprobs, sampled, B, L, steps, o);
     });
   } finally {
     cache.dispose();
   }
 }
 
-async function readTokens(t: Tensor, B: number, L: number): Promise<Int32Array> {
-  return new Int32Array(await download(t.buf, B * L * 4));
-}
-
-function allStopped(tokens: Int32Array, B: number, L: number, steps: number, o: GenerateOptions): boolean {
-  for (let b = 0; b < B; b++) {
-    if (!rowStopped(tokens.subarray(b * L, (b + 1) * L), steps, o.stopTokenIds, o.stopSeqs ?? [])) return false;
-  }
-  return true;
-}
-
-/** Pads every row after its first stop token (and beyond the steps run). */
-function finish(tokens: Int32Array, logprobs: Float32Array, B: number, L: number, steps: number, o: GenerateOptions): Generation {
+/** Pads every row after its first stop token; the lengths. */
+function finish(tokens: Int32Array, logprobs: Float32Array, sampled: Int32Array, B: number, L: number, steps: number, o: GenerateOptions): Generation {
   const lengths = new Int32Array(B);
   for (let b = 0; b < B; b++) {
-    let end = steps;
-    for (let s = 0; s < steps; s++) {
+    let end = sampled[b];
+    for (let s = 0; s < sampled[b]; s++) {
       if (o.stopTokenIds.includes(tokens[b * L + s])) {
         end = s + 1;
         break;

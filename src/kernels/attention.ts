@@ -164,8 +164,13 @@ export interface DecodeShape {
   length: number;
   /** Softmax scale; default 1/√D. */
   scale?: number;
-  /** Keys per split; default: enough splits for ~DECODE_SPLITS partial states. */
+  /** Keys per split; default: enough splits for ~DECODE_SPLITS partial states over planRows rows. */
   chunk?: number;
+  /**
+   * Rows the default split is chosen for (default B): a batch that drops finished rows keeps the
+   * split of the full batch, and so each row's result.
+   */
+  planRows?: number;
 }
 
 /** Partial states (B·Hkv·splits invocations) the split-K decode aims for, to fill the device. */
@@ -196,7 +201,7 @@ export function attentionDecode(
   checkBuf(name, "kCache", b.kCache, B * Tmax * Hkv * D);
   checkBuf(name, "vCache", b.vCache, B * Tmax * Hkv * D);
   checkBuf(name, "validStart", b.validStart, B);
-  const chunk = s.chunk ?? Math.max(DECODE_MIN_CHUNK, Math.ceil(length / Math.ceil(DECODE_SPLITS / (B * Hkv))));
+  const chunk = s.chunk ?? Math.max(DECODE_MIN_CHUNK, Math.ceil(length / Math.ceil(DECODE_SPLITS / ((s.planRows ?? B) * Hkv))));
   check(name, "chunk", Number.isInteger(chunk) && chunk >= 1, chunk, "a positive integer");
   const S = Math.ceil(length / chunk);
   const p = new Uint32Array([B, Hkv, Tmax, length, chunk, S, 0, 0]);

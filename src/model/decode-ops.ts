@@ -44,7 +44,7 @@ export class DecodeOps implements LayerOps {
     ropeQkvForward(kv, qkv.buf, cache.positions.buf, this.rope.invFreq.buf, { B, T: 1, ...heads }, this.rope.scale, slot);
     attentionDecode(
       { q: q.buf, kCache: cache.keys[layer].buf, vCache: cache.values[layer].buf, o: a.buf, validStart: cache.validStart.buf },
-      { B, Tmax, length: length + 1, ...heads },
+      { B, Tmax, length: length + 1, ...heads, planRows: cache.planRows },
     );
     return a;
   }
@@ -77,7 +77,8 @@ export class DecodeOps implements LayerOps {
   private normMatmul(out: Tensor, x: Tensor, g: Tensor, w: Tensor, b: Tensor | undefined, adapters: PartAdapter[], swiglu = false): void {
     const eps = this.config.rmsNormEps;
     const shape = { M: x.shape[0], N: w.shape[0] / (swiglu ? 2 : 1), K: w.shape[1], transB: true, swiglu, normEps: eps, bType: storageType(w) };
-    if (normProloguePays(shape)) {
+    // Decided for the batch the cache is planned for, so that dropping rows changes no row's arithmetic.
+    if (normProloguePays({ ...shape, M: this.cache.planRows })) {
       matmul({ a: x.buf, b: w.buf, c: out.buf, bias: b?.buf, normWeight: g.buf }, shape);
       this.addAdapters(out, x, adapters, g);
       return;

@@ -7,8 +7,12 @@
 // (`length`); row r attends to slots validStart[r] ≤ j < length, and its next token's position is
 // length − validStart[r]. A prefill may fill the cache from fewer prompts than rows: with `repeats`
 // K, prompt p fills rows p·K … p·K + K − 1 (the rloo_k samples of one prompt share its prefill).
+// `keepRows` moves some rows to a smaller cache (generation drops the rows that have stopped); it
+// keeps `planRows`, the batch the decode kernels are planned for, so every kept row's arithmetic, and
+// with it its tokens and log-probs, is what it would have been in the full batch.
 import { Tensor } from "../autograd/tensor.ts";
 import { stridedCopy } from "../kernels/copy.ts";
+import { embeddingForward } from "../kernels/embedding.ts";
 import { upload } from "../gpu/recorder.ts";
 import { checkSequenceLength, type ModelConfig } from "./config.ts";
 
@@ -58,13 +62,15 @@ export class KVCache {
   private disposed = false;
 
   constructor(
-    config: ModelConfig,
+    private readonly config: ModelConfig,
     readonly B: number,
     readonly Tmax: number,
     /** LoRA rank of the model's adapters, for their decode scratch; none without LoRA. */
-    loraRank?: number,
+    private readonly loraRank?: number,
+    /** Rows the decode kernels' work split is chosen for (default B; see the header). */
+    readonly planRows = B,
   ) {
-    for (const [k, v] of Object.entries({ B, Tmax })) {
+    for (const [k, v] of Object.entries({ B, Tmax, planRows })) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`KVCache: ${k} must be a positive integer, got ${v}`);
     }
     checkSequenceLength(config, Tmax);
@@ -132,6 +138,32 @@ export class KVCache {
   /** Decode: the step's token is in slot `length`; the next goes after it. */
   endStep(): void {
     this.length++;
+  }
+
+  /**
+   * A cache holding rows `rows` of this one (in that order) with their filled slots, planned for the
+   * same batch (`planRows`); this cache is disposed. The rows are gathered on the device, whole.
+   */
+  keepRows(rows: readonly number[]): KVCache {
+    this.checkLive("keepRows");
+    if (rows.length === 0 || rows.some((r, i) => !Number.isInteger(r) || r < 0 || r >= this.B || (i > 0 && r <= rows[i - 1]))) {
+      throw new Error(`KVCache.keepRows: rows must be increasing indices in [0, ${this.B}), got [${rows}]`);
+    }
+    const kept = new KVCache(this.config, rows.length, this.Tmax, this.loraRank, this.planRows);
+    const ids = Tensor.fromArray(rows, [rows.length], "i32");
+    // A row gather is the embedding kernel's forward over rows of Tmax·Hkv·D values.
+    const shape = { N: rows.length, V: this.B, C: this.Tmax * this.rowDim };
+    for (let l = 0; l < this.keys.length; l++) {
+      embeddingForward(kept.keys[l].buf, ids.buf, this.keys[l].buf, shape);
+      embeddingForward(kept.values[l].buf, ids.buf, this.values[l].buf, shape);
+    }
+    ids.release();
+    rows.forEach((r, i) => (kept.validStartHost[i] = this.validStartHost[r]));
+    upload(kept.validStart.buf, kept.validStartHost);
+    kept.length = this.length;
+    kept.ropeLength = this.ropeLength;
+    this.dispose();
+    return kept;
   }
 
   /** Releases every buffer of the cache. */

@@ -107,6 +107,33 @@ test("stop sequences end generation early without changing the truncation or the
   expect(rngEarly.next()).toBe(rng.next());
 });
 
+test("rows that stop leave the batch: every row's tokens and log-probs are those of the full batch", async () => {
+  await setupGpu();
+  const { model } = await tinyModel({ V: 11, C: 16, L: 2, std: 0.8, seed: 9 });
+  const { ids, len } = leftPad(prompts, PAD);
+  const K = 2;
+  const B = prompts.length * K;
+  const L = 40;
+  const base = { maxNewTokens: L, temperature: 1, samplesPerPrompt: K, stopTokenIds: [], pad: PAD };
+  const full = await generate(model, ids, prompts.length, len, { ...base, rng: new Rng(11) });
+  // Stop sequences that end row 0 before the first check (step 16) and row 3 before the second (32).
+  const stopSeqs = [Array.from(full.tokens.subarray(2, 5)), Array.from(full.tokens.subarray(3 * L + 20, 3 * L + 23))];
+  const early = await generate(model, ids, prompts.length, len, { ...base, rng: new Rng(11), stopSeqs });
+  const row = (g: typeof full, b: number) => g.tokens.subarray(b * L, (b + 1) * L);
+  for (let b = 0; b < B; b++) {
+    const n = early.lengths[b];
+    expect(Array.from(row(early, b).subarray(0, n))).toEqual(Array.from(row(full, b).subarray(0, n)));
+    expect(Array.from(early.logprobs.subarray(b * L, b * L + n))).toEqual(Array.from(full.logprobs.subarray(b * L, b * L + n)));
+    expect(Array.from(row(early, b).subarray(n)).every((t) => t === PAD)).toBe(true);
+  }
+  // Row 0 left at the first check, row 3 at the second; some row went on past it.
+  expect(early.lengths[0]).toBe(16);
+  expect(early.lengths[3]).toBe(32);
+  expect(early.steps).toBeGreaterThan(32);
+  const cut = (g: typeof full) => truncateResponses(g.tokens, B, L, [], stopSeqs, PAD);
+  expect(cut(early)).toEqual(cut(full));
+});
+
 test("LongRoPE: generation uses the factor set of prompt + max_new_tokens throughout, as scoring the result does", async () => {
   await setupGpu();
   // Phi-3 with LongRoPE, boundary original_max_position_embeddings = 64 (test/fixtures/hf-oracle)

@@ -198,6 +198,35 @@ test("attentionDecode matches the forward's last row (reference and GPU), with s
   }
 }, TIMEOUT);
 
+test("attentionDecode of some rows planned for the full batch (planRows) equals those rows of the full batch, bit for bit", async () => {
+  await setupGpu();
+  // B = 64 rows × Hkv = 2 give the full batch 8 splits of 25 keys; 2 rows alone would get 16-key splits.
+  const [B, Hq, Hkv, D, Tmax] = [64, 2, 2, 8, 200];
+  const q = randn(B * Hq * D, 41);
+  const k = randn(B * Tmax * Hkv * D, 42);
+  const v = randn(B * Tmax * Hkv * D, 43);
+  const validStart = Array.from({ length: B }, (_, b) => (b * 37) % 150);
+  const decode = async (rows: number[], planRows?: number) => {
+    const pick = (x: Float64Array, width: number) => {
+      const out = new Float64Array(rows.length * width);
+      rows.forEach((r, i) => out.set(x.subarray(r * width, (r + 1) * width), i * width));
+      return toGpu(out);
+    };
+    const o = acquire(rows.length * Hq * D * 4);
+    attentionDecode(
+      { q: pick(q, Hq * D), kCache: pick(k, Tmax * Hkv * D), vCache: pick(v, Tmax * Hkv * D), o, validStart: toGpuI32(rows.map((r) => validStart[r])) },
+      { B: rows.length, Hq, Hkv, D, Tmax, length: Tmax, planRows },
+    );
+    return Array.from(await fromGpu(o, rows.length * Hq * D));
+  };
+  const all = Array.from({ length: B }, (_, b) => b);
+  const full = await decode(all);
+  const rows = [5, 40];
+  const want = rows.flatMap((r) => full.slice(r * Hq * D, (r + 1) * Hq * D));
+  expect(await decode(rows, B)).toEqual(want);
+  expect(await decode(rows)).not.toEqual(want); // the split of 2 rows alone sums in another order
+}, TIMEOUT);
+
 test("launchers reject bad shapes and short buffers, naming the argument", async () => {
   await setupGpu();
   const b = acquire(4096);
