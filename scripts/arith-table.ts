@@ -8,10 +8,12 @@
 // mean over problems of the per-problem value averaged over its seeds; ± is the standard error over
 // the problems (sd/√n) of those averages. Every file of a row must cover the same problems. Then the
 // changes SFT − base, LaTRO − base and LaTRO − SFT, paired by problem (± the standard error of the
-// per-problem difference, smaller than either row's when the two are correlated). Writes DIR/table.md
-// and prints it.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+// per-problem difference, smaller than either row's when the two are correlated); then each seed's
+// row. The files may be gzipped (eval-….jsonl.gz, as results/ keeps them). Writes DIR/table.md and
+// prints it.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { loadTokenizer } from "../src/tokenizer/tokenizer.ts";
 
 interface Row {
@@ -29,7 +31,8 @@ const METRICS = ["greedy", "maj@8", "one sample", "pass@8", "rationale tokens"] 
 
 /** Per-problem values of each metric for one evaluation file, by problem id. */
 function perProblem(file: string): Map<string, number[]> {
-  const rows: Row[] = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.phase !== "summary");
+  const text = file.endsWith(".gz") ? gunzipSync(readFileSync(file)).toString("utf8") : readFileSync(file, "utf8");
+  const rows: Row[] = text.trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.phase !== "summary");
   const greedy = new Map(rows.filter((r) => r.phase === "greedy").map((r) => [r.id, r]));
   const sampled = rows.filter((r) => r.phase === "maj@8");
   if (sampled.length === 0 || sampled.length !== greedy.size) throw new Error(`${file}: expected a greedy and a maj@8 row per problem, got ${greedy.size} and ${sampled.length}`);
@@ -81,11 +84,12 @@ function difference(a: Map<string, number[]>, b: Map<string, number[]>): Map<str
 
 const seeded = (prefix: string) =>
   readdirSync(dir)
-    .filter((f) => new RegExp(`^eval-${prefix}-seed-\\d+\\.jsonl$`).test(f))
+    .filter((f) => new RegExp(`^eval-${prefix}-seed-\\d+\\.jsonl(\\.gz)?$`).test(f))
     .sort()
     .map((f) => join(dir, f));
+const base = ["eval-base.jsonl", "eval-base.jsonl.gz"].map((f) => join(dir, f)).filter(existsSync);
 const table = [
-  ["base", [join(dir, "eval-base.jsonl")]],
+  ["base", base],
   ["SFT", seeded("sft")],
   ["LaTRO", seeded("latro")],
 ] as const;
@@ -101,6 +105,15 @@ for (const [name, files] of table) {
 for (const [a, b] of [["SFT", "base"], ["LaTRO", "base"], ["LaTRO", "SFT"]] as const) {
   const [x, y] = [rows.get(a), rows.get(b)];
   if (x && y) lines.push(`| ${a} − ${b} | | ${x.size} | ${cells(difference(x, y), true).join(" | ")} |`);
+}
+// Each seed on its own.
+lines.push("", `| run | problems | ${METRICS.join(" | ")} |`, `| --- | --- | ${METRICS.map(() => "---").join(" | ")} |`);
+for (const [name, files] of table) {
+  for (const file of files) {
+    const seed = file.match(/seed-(\d+)/)?.[1];
+    const values = perProblem(file);
+    lines.push(`| ${name}${seed ? ` seed ${seed}` : ""} | ${values.size} | ${cells(values).join(" | ")} |`);
+  }
 }
 const text = `${lines.join("\n")}\n`;
 writeFileSync(join(dir, "table.md"), text);

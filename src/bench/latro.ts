@@ -11,7 +11,6 @@ import { runTraining } from "../latro/run.ts";
 import { parseTrainConfig, type TrainConfig } from "../latro/config.ts";
 import type { Bench } from "./types.ts";
 
-
 /**
  * The benchmarked run: `updates` LaTRO updates of 4 prompts × rloo_k 4 on `arith` with the built-in
  * model, no evaluations or checkpoints, into a new temporary directory (scripts/profile.ts runs it too).
